@@ -1,0 +1,228 @@
+"""Data: the paper's images and ImageNet samples through pooch, image loading, class names.
+
+Everything outside the model wrapper lives in 0..255 RGB pixel space. Images are loaded
+as uint8 tensors of shape (N, 3, S, S): the shorter side is resized to ``size`` (PIL
+bicubic with antialiasing) and the center S x S square is kept. The authors' facet images
+are already 227 x 227, so at the default ``size=227`` they pass through untouched.
+
+Downloads: two pooch registries (``registry/*.txt``: path and sha256 of every file) pin the
+public URLs. The cache root is ``$MFV_DATA_DIR`` (else pooch's per-user cache); a source
+lives in ``$MFV_DATA_DIR/<source>/``, the same layout as ``../shared/data``, so with
+``MFV_DATA_DIR=../shared/data`` nothing is downloaded. Every file is hash-checked.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pooch
+import torch
+from PIL import Image, UnidentifiedImageError
+
+DATA_ENV = "MFV_DATA_DIR"
+SOURCES = {
+    # the paper authors' companion repository, pinned to one commit (MIT license)
+    "mfv-paper": "https://raw.githubusercontent.com/Evolving-AI-Lab/mfv/"
+    "b270b267c5765e211fdc1bfe25080cf961c14d3c/",
+    # one ImageNet validation-style image per class
+    "imagenet-samples": "https://raw.githubusercontent.com/EliSchwartz/imagenet-sample-images/"
+    "bc69043e2862758a1906c6a24a792bb28c6bb2ff/",
+}
+PAPER_CLASSES = {"bell_pepper": "n07720875", "movie_theater": "n03032252"}
+MIN_SIDE = 16  # images smaller than this (either side) are skipped as unusable
+WNID_RE = re.compile(r"^n\d{8}$")
+
+
+# ----------------------------------------------------------------------------- downloads
+def data_dir() -> Path:
+    """The cache root: ``$MFV_DATA_DIR`` if set, else pooch's per-user cache for mfv."""
+    return Path(os.environ.get(DATA_ENV) or pooch.os_cache("mfv"))
+
+
+def registry(source: str) -> dict[str, str]:
+    """``{relative path: sha256}`` for a source (``mfv-paper`` or ``imagenet-samples``)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown data source {source!r}; known: {', '.join(SOURCES)}")
+    text = (Path(__file__).parent / "registry" / f"{source}.txt").read_text()
+    return dict(line.split(" ", 1) for line in text.splitlines() if line.strip())
+
+
+def fetcher(source: str, base_url: str | None = None, root: Path | str | None = None) -> pooch.Pooch:
+    """A pooch fetcher for ``source``; files land in ``<root or data_dir()>/<source>/``."""
+    reg = registry(source)
+    base = base_url or SOURCES[source]
+    return pooch.create(
+        path=Path(root or data_dir()) / source,
+        base_url=base,
+        registry={name: f"sha256:{h}" for name, h in reg.items()},
+        # URL-quote names (a few ImageNet class names contain apostrophes)
+        urls={name: base + quote(name) for name in reg},
+        retry_if_failed=1,
+    )
+
+
+def fetch(source: str, names: list[str], base_url: str | None = None, root=None) -> list[Path]:
+    """Local paths of registry files, downloaded and hash-checked where missing or stale."""
+    pup = fetcher(source, base_url, root)
+    out = []
+    for n in names:
+        try:
+            out.append(Path(pup.fetch(n, progressbar=False)))
+        except (OSError, ValueError) as e:  # requests' errors are OSErrors; hash mismatch: ValueError
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise RuntimeError(f"cannot get {source}/{n} into {pup.abspath} from {pup.get_url(n)}: "
+                               f"{reason}. Offline? Set {DATA_ENV} to a folder that holds "
+                               f"{source}/ (e.g. ../shared/data)") from e
+    return out
+
+
+# ----------------------------------------------------------------------------- classes
+@dataclass(frozen=True)
+class ImageNetClass:
+    index: int
+    wnid: str
+    names: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+
+@lru_cache(maxsize=None)
+def imagenet_classes() -> tuple[ImageNetClass, ...]:
+    """The 1000 ImageNet classes in class-index order (from the authors' synset_words.txt)."""
+    (path,) = fetch("mfv-paper", ["synset_words.txt"])
+    out = []
+    for i, line in enumerate(path.read_text().splitlines()):
+        wnid, names = line.split(" ", 1)
+        out.append(ImageNetClass(i, wnid, tuple(n.strip() for n in names.split(","))))
+    return tuple(out)
+
+
+def find_class(query: int | str) -> ImageNetClass:
+    """Look up a class by index (945), WNID ('n07720875') or any of its names ('bell pepper')."""
+    classes = imagenet_classes()
+    if isinstance(query, (int, np.integer)) or (isinstance(query, str) and query.strip().isdigit()):
+        i = int(query)
+        if not 0 <= i < len(classes):
+            raise ValueError(f"class index {i} out of range 0..{len(classes) - 1}")
+        return classes[i]
+    q = str(query).strip().lower().replace("_", " ")
+    for c in classes:
+        if q == c.wnid or q in (n.lower() for n in c.names):
+            return c
+    names = [n.lower() for c in classes for n in c.names]
+    close = difflib.get_close_matches(q, names, n=5, cutoff=0.6)
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown ImageNet class {query!r}{hint}")
+
+
+# ----------------------------------------------------------------------------- images
+def read_image(path: str | Path, size: int = 227) -> torch.Tensor:
+    """One image as a (3, size, size) uint8 tensor: any mode (L, CMYK, RGBA, P) -> RGB,
+    shorter side resized to ``size``, center square kept. Raises ValueError if unusable."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if min(im.size) < MIN_SIDE:
+                raise ValueError(f"too small ({im.size[0]}x{im.size[1]} < {MIN_SIDE} px)")
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")  # composite onto white, not black
+                im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+            im = im.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ValueError(f"not a readable image ({type(e).__name__}: {e})") from e
+    w, h = im.size
+    s = size / min(w, h)
+    if (w, h) != (size, size):
+        nw, nh = max(size, round(w * s)), max(size, round(h * s))
+        im = im.resize((nw, nh), Image.BICUBIC, reducing_gap=None)
+        left, top = (nw - size) // 2, (nh - size) // 2
+        im = im.crop((left, top, left + size, top + size))
+    return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+
+
+def load_images(paths, size: int = 227) -> tuple[torch.Tensor, list[Path], list[int]]:
+    """Read many images, skipping unusable ones with ONE warning that names each.
+
+    Returns (images (N, 3, size, size) uint8, kept paths, indices of kept paths)."""
+    imgs, kept, idx, bad = [], [], [], []
+    for i, p in enumerate(paths):
+        try:
+            imgs.append(read_image(p, size))
+        except ValueError as e:
+            bad.append(f"{p}: {e}")
+            continue
+        kept.append(Path(p))
+        idx.append(i)
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unusable image file(s): " + "; ".join(bad), stacklevel=2)
+    if not imgs:
+        raise ValueError(f"no readable images among {len(paths)} file(s)")
+    return torch.stack(imgs), kept, idx
+
+
+@dataclass
+class ImageSet:
+    """A named set of images with optional reference cluster labels (the authors' facets)."""
+
+    name: str
+    images: torch.Tensor  # (N, 3, S, S) uint8, 0..255 RGB
+    paths: list[Path]
+    labels: np.ndarray | None = None  # reference cluster of each image, or None
+    target: ImageNetClass | None = None  # the class the set depicts, if known
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = None) -> ImageSet:
+    """Load an image set by name.
+
+    - ``paper:bell_pepper`` / ``paper:movie_theater`` (or ``paper:<wnid>``): the authors'
+      150 facet images, with their 10 clusters as reference labels;
+    - ``samples``: one ImageNet image per class (1000);
+    - a folder (searched recursively). If its name is a WNID (an ImageNet-style class
+      folder, e.g. ``train/n07720875``) the set's target is that class.
+    """
+    spec = str(spec)
+    if spec.startswith("paper:"):
+        key = spec.split(":", 1)[1]
+        wnid = PAPER_CLASSES.get(key, key)
+        if wnid not in PAPER_CLASSES.values():
+            raise ValueError(f"unknown paper image set {spec!r}; known: "
+                             + ", ".join(f"paper:{k}" for k in PAPER_CLASSES))
+        names = sorted(n for n in registry("mfv-paper") if n.startswith(f"mean_images/{wnid}/")
+                       and n.count("/") == 3)
+        paths = fetch("mfv-paper", names, base_url)
+        images, kept, idx = load_images(paths, size)
+        labels = np.array([int(names[i].split("/")[2]) for i in idx])
+        return ImageSet(spec, images, kept, labels, find_class(wnid))
+    if spec == "samples":
+        names = sorted(registry("imagenet-samples"))
+        images, kept, _ = load_images(fetch("imagenet-samples", names, base_url), size)
+        return ImageSet(spec, images, kept)
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"image set {spec!r} is neither a known name (paper:bell_pepper, "
+                         "paper:movie_theater, samples) nor an existing folder")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ValueError(f"no files in folder {folder}")
+    images, kept, _ = load_images(files, size)
+    target = find_class(folder.name) if WNID_RE.match(folder.name) else None
+    return ImageSet(str(folder), images, kept, None, target)
+
+
+def paper_mean_images(cls: str = "bell_pepper", size: int = 227) -> torch.Tensor:
+    """The authors' own mean images ``mean_<k>.jpg`` (their MFV seeds), (10, 3, S, S) uint8."""
+    wnid = PAPER_CLASSES.get(cls, cls)
+    names = [f"mean_images/{wnid}/mean_{k}.jpg" for k in range(10)]
+    return torch.stack([read_image(p, size) for p in fetch("mfv-paper", names)])

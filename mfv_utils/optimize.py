@@ -1,0 +1,157 @@
+"""Activation maximization with the authors' priors: jitter by center-biased crops of a
+larger canvas, a gradient step normalized by its mean magnitude, clipping to 0..255 and
+TV denoising after every step. Schedules are data: a list of :class:`Phase`.
+
+All images are (B, 3, H, W) float tensors in 0..255; the B images (e.g. the k facets) are
+optimized together in one batch, each from its own start image, each with its own jitter.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .models import Model, Unit, unit_activation
+from .priors import tv_denoise
+
+REFERENCE_SIZE = 227  # the authors' AlexNet input; margins are given at this size
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a schedule (the authors call them octaves)."""
+
+    iters: int
+    scale: float | None = None  # upsample the canvas by this factor at the phase start
+    window: float = 0.3  # crop offset std, as a fraction of (canvas - input)
+    margin: int = 0  # zero the gradient within this many px of the crop border (at 227 px)
+    step: tuple[float, float] = (1.0, 1.0)  # step size, linear over the phase
+    tv: tuple[float, float] = (0.4, 0.4)  # TV weight (start, end); see tv_weight()
+    objective: str = "logit"  # "logit": the unit's pre-softmax activation; "prob": softmax
+
+
+# The authors' mean-initialized schedule (act_max.tvd.mean.py, AlexNet at 227 px).
+MEAN_INIT = (
+    Phase(iters=190, scale=None, window=0.3, margin=0, step=(1.0, 2.0), tv=(0.4, 0.4)),
+    Phase(iters=150, scale=1.2, window=0.3, margin=0, step=(1.0, 1.0), tv=(0.01, 2.0)),
+    Phase(iters=20, scale=1.0, window=0.2, margin=50, step=(2.0, 2.0), tv=(0.1, 2.0)),
+    Phase(iters=10, scale=None, window=0.3, margin=0, step=(2.0, 2.0), tv=(0.4, 2.0)),
+)
+
+
+def tv_weight(phase: Phase, i: int, ramp: str = "authors") -> float:
+    """TV weight at iteration ``i`` of ``phase``.
+
+    ``"authors"`` reproduces the authors' expression ``w0 - (w0 - w1 * i) / n``: by operator
+    precedence it starts at ``w0 - w0/n`` and ends near ``w1`` plus ``w0 - w0/n`` offsets,
+    e.g. phase 1 drifts 0.4 -> 0.8 although both ends say 0.4. ``"linear"`` is the plainly
+    intended ramp ``w0 + (w1 - w0) * i / n``.
+    """
+    w0, w1 = phase.tv
+    n = phase.iters
+    if ramp == "authors":
+        return w0 - (w0 - w1 * i) / n
+    if ramp == "linear":
+        return w0 + (w1 - w0) * i / n
+    raise ValueError(f"unknown TV ramp {ramp!r}; use 'authors' or 'linear'")
+
+
+def step_size(phase: Phase, i: int) -> float:
+    s0, s1 = phase.step
+    return s0 + (s1 - s0) * i / phase.iters
+
+
+def shorten(schedule, factor: float) -> tuple[Phase, ...]:
+    """The same schedule with each phase's iterations scaled by ``factor``. At least 2 per
+    phase: with 1, the authors' TV ramp gives weight ``w0 - w0/1 = 0`` (no denoising limit)."""
+    return tuple(replace(p, iters=max(2, math.ceil(p.iters * factor))) for p in schedule)
+
+
+def objective(model: Model, x: torch.Tensor, unit: Unit, kind: str = "logit") -> torch.Tensor:
+    """Per-image objective (B,) for 0..255 images ``x``: the unit's activation, or for
+    ``kind="prob"`` the softmax probability of the class ``unit.channel`` at the logits."""
+    act = model(x, unit.layer)
+    if kind == "logit":
+        return unit_activation(act, unit)
+    if kind == "prob":
+        if unit.layer != model.logits_layer:
+            raise ValueError("the 'prob' objective needs a unit of the logits layer")
+        return act.softmax(1)[:, unit.channel]
+    raise ValueError(f"unknown objective {kind!r}; use 'logit' or 'prob'")
+
+
+def _offsets(rng: np.random.Generator, n: int, slack: int, window: float) -> np.ndarray:
+    """Crop offsets ~ N(slack/2, window*slack), clipped to the canvas (the authors' jitter)."""
+    if slack <= 0:
+        return np.zeros(n, dtype=int)
+    o = rng.normal(slack / 2.0, slack * window, size=n)
+    return np.clip(o, 0, slack).astype(int)
+
+
+@dataclass
+class Result:
+    images: torch.Tensor  # (B, 3, Hc, Wc) final canvases, 0..255
+    history: np.ndarray  # (B, T) the objective of each crop at every iteration
+
+
+def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, seed: int = 0,
+             tv_ramp: str = "authors", progress: bool = True, callback=None) -> Result:
+    """Maximize ``unit`` from each start image in ``start`` (B, 3, H, W), 0..255.
+
+    Start images are resized to the model's input size; the canvas is upsampled when a
+    phase says so and the output is the canvas. Each iteration takes an input-size crop per
+    image (offset drawn around the canvas center), steps along the normalized gradient of
+    the objective (masked to the central region when the phase has a margin), clips to
+    0..255, TV-denoises the crop and writes it back. ``callback(it, canvas, values)``, if
+    given, is called after each iteration (e.g. to update a widget).
+    """
+    unit = model.unit(unit)
+    rng = np.random.default_rng(seed)
+    size = model.input_size
+    canvas = start.detach().float()
+    if canvas.shape[-2:] != (size, size):
+        canvas = F.interpolate(canvas, size=(size, size), mode="bilinear", antialias=True,
+                               align_corners=False)
+    canvas = canvas.clamp(0, 255).contiguous()
+    batch = len(canvas)
+    history = []
+    total = sum(p.iters for p in schedule)
+    bar = tqdm(total=total, disable=not progress, desc=f"maximize {unit.layer}:{unit.channel}")
+    it = 0
+    for phase in schedule:
+        if phase.scale is not None and phase.scale != 1.0:
+            side = round(canvas.shape[-1] * phase.scale)
+            canvas = F.interpolate(canvas, size=(side, side), mode="bicubic",
+                                   align_corners=False).clamp(0, 255)
+        margin = round(phase.margin * size / REFERENCE_SIZE)
+        mask = None
+        if margin:
+            mask = torch.zeros(1, 1, size, size)
+            mask[..., margin:size - margin, margin:size - margin] = 1
+        slack_y, slack_x = canvas.shape[-2] - size, canvas.shape[-1] - size
+        for i in range(phase.iters):
+            oy = _offsets(rng, batch, slack_y, phase.window)
+            ox = _offsets(rng, batch, slack_x, phase.window)
+            crop = torch.stack([canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size]
+                                for b in range(batch)]).requires_grad_(True)
+            values = objective(model, crop, unit, phase.objective)
+            (grad,) = torch.autograd.grad(values.sum(), crop)
+            if mask is not None:
+                grad = grad * mask
+            scale = step_size(phase, i) / grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+            with torch.no_grad():
+                new = (crop + scale * grad).clamp_(0, 255)
+                new = tv_denoise(new, tv_weight(phase, i, tv_ramp))
+                for b in range(batch):
+                    canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] = new[b]
+            history.append(values.detach().numpy())
+            it += 1
+            bar.update(1)
+            if callback is not None:
+                callback(it, canvas, values.detach())
+    bar.close()
+    return Result(canvas, np.stack(history, axis=1) if history else np.zeros((batch, 0)))
