@@ -46,6 +46,14 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_ENV) or pooch.os_cache("mfv"))
 
 
+def display_path(path: str | Path) -> str:
+    """A path relative to the data root when it lies inside it (machine-independent), else as is."""
+    try:
+        return Path(path).resolve().relative_to(data_dir().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def registry(source: str) -> dict[str, str]:
     """``{relative path: sha256}`` for a source (``mfv-paper`` or ``imagenet-samples``)."""
     if source not in SOURCES:

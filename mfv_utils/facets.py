@@ -57,16 +57,23 @@ def layer_codes(model: Model, images: torch.Tensor, layer: str | None = None,
     return codes
 
 
-def embed(codes: np.ndarray, pca_dim: int = 50, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """PCA to ``pca_dim`` (fewer if there are fewer images) then openTSNE to 2-D. Deterministic."""
+def embed(codes: np.ndarray, pca_dim: int = 50, seed: int = 0, perplexity: float = 30.0,
+          normalize: bool = True) -> np.ndarray:
+    """Steps 2-3: (optionally L2-normalize,) PCA to ``pca_dim`` (fewer if there are fewer
+    images), then openTSNE to 2-D. Deterministic for a given seed.
+
+    ``normalize`` compares codes by direction (cosine geometry), the usual choice for deep
+    features; the perplexity is capped at (n - 1) / 3 for small sets."""
     n = len(codes)
     if n < 4:
         raise ValueError(f"need at least 4 images to embed, got {n}")
-    dim = min(pca_dim, n - 1, codes.shape[1])
-    reduced = PCA(n_components=dim, random_state=seed).fit_transform(codes)
-    perplexity = min(perplexity, (n - 1) / 3)  # openTSNE's limit for small sets
-    tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
-                initialization="pca", verbose=False)
+    x = np.asarray(codes, dtype=np.float64)
+    if normalize:
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    dim = min(pca_dim, n - 1, x.shape[1])
+    reduced = PCA(n_components=dim, random_state=seed).fit_transform(x)
+    tsne = TSNE(n_components=2, perplexity=min(perplexity, (n - 1) / 3), random_state=seed,
+                n_jobs=1, initialization="pca", verbose=False)
     return np.asarray(tsne.fit(reduced), dtype=np.float64)
 
 

@@ -1,0 +1,137 @@
+"""Figures in the paper's layouts. Each function returns a matplotlib Figure; callers save it."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+
+def to_hwc(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) 0..255 tensor -> (H, W, 3) uint8 array for imshow / saving."""
+    return image.detach().float().round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def cluster_colors(k: int) -> np.ndarray:
+    cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
+    return np.array([cmap(i % cmap.N) for i in range(k)])
+
+
+def _ring_cells(n: int) -> list[tuple[int, int]]:
+    """Cells of the outer ring of an n x n grid, clockwise from the top-left corner."""
+    top = [(0, c) for c in range(n)]
+    right = [(r, n - 1) for r in range(1, n)]
+    bottom = [(n - 1, c) for c in range(n - 2, -1, -1)]
+    left = [(r, 0) for r in range(n - 2, 0, -1)]
+    return top + right + bottom + left
+
+
+def _place_by_angle(centroids: np.ndarray, cells: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """Give each facet the free ring cell whose direction from the grid center best matches
+    the direction of its cluster from the embedding center, so facets sit beside clusters."""
+    c0 = centroids.mean(0)
+    ang = np.arctan2(-(centroids[:, 1] - c0[1]), centroids[:, 0] - c0[0])  # y up in the plot
+    mid = (n - 1) / 2
+    cell_ang = np.array([np.arctan2(r - mid, c - mid) for r, c in cells])
+    free = list(range(len(cells)))
+    out = [None] * len(centroids)
+    for j in np.argsort(ang):
+        diff = np.abs(np.angle(np.exp(1j * (cell_ang[free] - ang[j]))))
+        out[j] = cells[free.pop(int(np.argmin(diff)))]
+    return out
+
+
+def facet_scatter(ax, embedding: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
+                  thumbnails: torch.Tensor | None = None, thumb_px: int = 22) -> None:
+    """The 2-D embedding: points colored by cluster, cluster numbers at the centroids, and
+    (when given and legible, i.e. at most 400 images) small thumbnails at the points."""
+    colors = cluster_colors(len(centroids))
+    ax.scatter(embedding[:, 0], embedding[:, 1], c=colors[labels], s=14, zorder=2)
+    if thumbnails is not None and len(thumbnails) <= 400:
+        small = torch.nn.functional.interpolate(thumbnails.float(), size=(thumb_px, thumb_px),
+                                                mode="bilinear", antialias=True)
+        for (x, y), im, lab in zip(embedding, small, labels):
+            box = AnnotationBbox(OffsetImage(to_hwc(im), zoom=1.0), (x, y), frameon=True, pad=0.05,
+                                 bboxprops={"edgecolor": colors[lab], "linewidth": 1.2})
+            ax.add_artist(box)
+    for j, (x, y) in enumerate(centroids):
+        ax.text(x, y, str(j), fontsize=14, weight="bold", ha="center", va="center", zorder=5,
+                color="white", bbox={"boxstyle": "circle", "fc": colors[j], "ec": "black"})
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("t-SNE of the class's images (colored by k-means cluster)")
+
+
+def fig2(embedding, labels, centroids, facet_images: torch.Tensor, thumbnails=None,
+         captions: list[str] | None = None, title: str = "") -> plt.Figure:
+    """Fig. 2 of the paper: the embedding in the center, the k facet visualizations around it,
+    each numbered (and framed) like its cluster."""
+    k = len(facet_images)
+    n = 3
+    while 4 * (n - 1) < k:
+        n += 1
+    fig = plt.figure(figsize=(3 * n, 3 * n))
+    gs = fig.add_gridspec(n, n, wspace=0.08, hspace=0.3)
+    center = fig.add_subplot(gs[1:n - 1, 1:n - 1])
+    facet_scatter(center, embedding, labels, centroids, thumbnails)
+    colors = cluster_colors(k)
+    for j, (r, c) in enumerate(_place_by_angle(centroids, _ring_cells(n), n)):
+        ax = fig.add_subplot(gs[r, c])
+        ax.imshow(to_hwc(facet_images[j]))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_edgecolor(colors[j])
+            s.set_linewidth(4)
+        ax.set_title(f"facet {j}" + (f"\n{captions[j]}" if captions else ""), fontsize=10,
+                     color=colors[j], weight="bold")
+    if title:
+        fig.suptitle(title, fontsize=16)
+    return fig
+
+
+def image_pairs(top: torch.Tensor, bottom: torch.Tensor, top_label: str, bottom_label: str,
+                captions: list[str] | None = None, title: str = "") -> plt.Figure:
+    """Fig. 4 style: for each facet a real image (top row) above its visualization (bottom)."""
+    k = len(top)
+    fig, axes = plt.subplots(2, k, figsize=(2.0 * k, 4.6), squeeze=False)
+    colors = cluster_colors(k)
+    for j in range(k):
+        for row, img in ((0, top[j]), (1, bottom[j])):
+            ax = axes[row, j]
+            ax.imshow(to_hwc(img))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_edgecolor(colors[j])
+                s.set_linewidth(3)
+        axes[0, j].set_title(f"facet {j}", color=colors[j], weight="bold")
+        if captions:
+            axes[1, j].set_xlabel(captions[j], fontsize=8)
+    axes[0, 0].set_ylabel(top_label)
+    axes[1, 0].set_ylabel(bottom_label)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: torch.Tensor, captions: list[str] | None = None, ncols: int = 5,
+               title: str = "") -> plt.Figure:
+    """A plain grid of images (e.g. the k mean images that seed the optimization)."""
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.4 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(to_hwc(images[i]))
+            if captions:
+                ax.set_title(captions[i], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,158 @@
+import functools
+import hashlib
+import http.server
+import shutil
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mfv_utils import data
+
+from .conftest import SHARED
+
+
+def test_registries_pin_every_shared_file_hash():
+    for source in data.SOURCES:
+        sums = dict(reversed(line.split("  ", 1)) for line in
+                    (SHARED / source / "SHA256SUMS").read_text().splitlines())
+        assert data.registry(source) == sums
+
+
+def test_fetch_uses_the_cache_dir_without_downloading(monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, str(SHARED))
+    (path,) = data.fetch("imagenet-samples", ["n07720875_bell_pepper.JPEG"], base_url="http://127.0.0.1:9/")
+    assert path == SHARED / "imagenet-samples" / "n07720875_bell_pepper.JPEG"
+
+
+@pytest.fixture
+def http_copy(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving a copy of a few files of the data."""
+    served = tmp_path / "served"
+    names = ["n07720875_bell_pepper.JPEG", "n03590841_jack-o'-lantern.JPEG", "n01440764_tench.JPEG"]
+    served.mkdir()
+    for n in names:
+        shutil.copy(SHARED / "imagenet-samples" / n, served / n)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", served, names
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_path_gets_good_files_and_rejects_a_corrupted_one(http_copy, tmp_path):
+    url, served, names = http_copy
+    cache = tmp_path / "cache"
+    paths = data.fetch("imagenet-samples", names[:2], base_url=url, root=cache)
+    reg = data.registry("imagenet-samples")
+    for name, path in zip(names, paths):
+        assert path == cache / "imagenet-samples" / name  # the apostrophe name arrives too
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == reg[name]
+    # corrupt the served copy: the download must be rejected and nothing left in the cache
+    blob = bytearray((served / names[2]).read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (served / names[2]).write_bytes(bytes(blob))
+    with pytest.raises(RuntimeError, match="does not match the known hash"):
+        data.fetch("imagenet-samples", [names[2]], base_url=url, root=cache)
+    assert not (cache / "imagenet-samples" / names[2]).exists()
+
+
+def test_offline_download_failure_is_one_clear_error(tmp_path):
+    with pytest.raises(RuntimeError, match="MFV_DATA_DIR"):
+        data.fetch("mfv-paper", ["synset_words.txt"], base_url="http://127.0.0.1:9/", root=tmp_path)
+
+
+def test_classes_look_up_by_index_wnid_and_name():
+    assert len(data.imagenet_classes()) == 1000
+    assert data.find_class("bell pepper").index == 945
+    assert data.find_class("n07720875").index == 945
+    assert data.find_class(945).wnid == "n07720875"
+    assert data.find_class("movie theater").index == 498
+    with pytest.raises(ValueError, match="did you mean: bell pepper"):
+        data.find_class("bell peper")
+    with pytest.raises(ValueError, match="out of range"):
+        data.find_class(1000)
+
+
+def test_paper_set_has_the_authors_ten_clusters(bell_pepper):
+    assert bell_pepper.images.shape == (150, 3, 227, 227)
+    assert bell_pepper.images.dtype == torch.uint8
+    assert np.bincount(bell_pepper.labels).tolist() == [15] * 10
+    assert bell_pepper.target.index == 945
+
+
+def test_paper_grayscale_images_become_rgb(bell_pepper, movie_theater):
+    gray = [p for s in (bell_pepper, movie_theater) for p in s.paths if Image.open(p).mode == "L"]
+    assert len(gray) == 6  # real bad input in the authors' data
+    s = bell_pepper if gray[0] in bell_pepper.paths else movie_theater
+    img = s.images[s.paths.index(gray[0])]
+    assert torch.equal(img[0], img[1]) and torch.equal(img[1], img[2])
+
+
+def test_samples_set_is_the_1000_classes():
+    s = data.load_image_set("samples", size=64)
+    assert s.images.shape == (1000, 3, 64, 64)
+    assert s.paths[945].name == "n07720875_bell_pepper.JPEG"
+
+
+def _bad_folder(root: Path) -> Path:
+    folder = root / "n07720875"
+    (folder / "sub").mkdir(parents=True)
+    rgb = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(folder / "rgb.jpg")
+    Image.fromarray(rgb[..., 0]).save(folder / "gray.png")
+    Image.fromarray(rgb).convert("CMYK").save(folder / "sub" / "cmyk.jpg")
+    rgba = np.concatenate([rgb, np.zeros((60, 80, 1), np.uint8)], axis=2)  # fully transparent
+    Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    Image.fromarray(rgb[:8, :8]).save(folder / "tiny.png")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "fake.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
+    good = (folder / "rgb.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[:40])
+    return folder
+
+
+def test_folder_loading_skips_bad_files_with_one_warning(tmp_path):
+    folder = _bad_folder(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = data.load_image_set(folder, size=32)
+    assert len(caught) == 1
+    msg = str(caught[0].message)
+    for bad in ("tiny.png", "notes.txt", "fake.jpg", "truncated.jpg"):
+        assert bad in msg
+    assert "skipped 4" in msg
+    assert sorted(p.name for p in s.paths) == ["cmyk.jpg", "gray.png", "rgb.jpg", "rgba.png"]
+    assert s.images.shape == (4, 3, 32, 32)
+    assert s.target.index == 945  # an ImageNet-style class folder
+    rgba = s.images[[p.name for p in s.paths].index("rgba.png")]
+    assert int(rgba.min()) == 255  # transparent pixels composite onto white
+
+
+def test_empty_and_missing_folders_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="no files in folder"):
+        data.load_image_set(tmp_path)
+    (tmp_path / "junk.txt").write_text("x")
+    with pytest.raises(ValueError, match="no readable images"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data.load_image_set(tmp_path)
+    with pytest.raises(ValueError, match="neither a known name"):
+        data.load_image_set(tmp_path / "nope")
+    with pytest.raises(ValueError, match="known: paper:bell_pepper"):
+        data.load_image_set("paper:zebra")
+
+
+def test_resize_keeps_the_center_square(tmp_path):
+    img = np.zeros((100, 300, 3), np.uint8)
+    img[:, 100:200] = 255  # white center third
+    Image.fromarray(img).save(tmp_path / "wide.png")
+    out = data.read_image(tmp_path / "wide.png", size=50)
+    assert out.shape == (3, 50, 50)
+    assert out.float().mean() > 240  # the crop is the white center
