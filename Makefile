@@ -33,6 +33,7 @@ bench: setup
 	$(PY) benchmarks/bench_tv.py
 	$(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/stage_timings.py
+	$(PY) benchmarks/ari_seeds.py
 
 clean:
 	rm -rf build .cache
