@@ -19,6 +19,16 @@ def cluster_colors(k: int) -> np.ndarray:
     return np.array([cmap(i % cmap.N) for i in range(k)])
 
 
+def _framed(ax, image: torch.Tensor, color, width: float) -> None:
+    """Show an image without ticks, framed in its cluster's color."""
+    ax.imshow(to_hwc(image))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor(color)
+        spine.set_linewidth(width)
+
+
 def _ring_cells(n: int) -> list[tuple[int, int]]:
     """Cells of the outer ring of an n x n grid, clockwise from the top-left corner."""
     top = [(0, c) for c in range(n)]
@@ -79,12 +89,7 @@ def fig2(embedding, labels, centroids, facet_images: torch.Tensor, thumbnails=No
     colors = cluster_colors(k)
     for j, (r, c) in enumerate(_place_by_angle(centroids, _ring_cells(n), n)):
         ax = fig.add_subplot(gs[r, c])
-        ax.imshow(to_hwc(facet_images[j]))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for s in ax.spines.values():
-            s.set_edgecolor(colors[j])
-            s.set_linewidth(4)
+        _framed(ax, facet_images[j], colors[j], 4)
         ax.set_title(f"facet {j}" + (f"\n{captions[j]}" if captions else ""), fontsize=10,
                      color=colors[j], weight="bold")
     if title:
@@ -100,13 +105,7 @@ def image_pairs(top: torch.Tensor, bottom: torch.Tensor, top_label: str, bottom_
     colors = cluster_colors(k)
     for j in range(k):
         for row, img in ((0, top[j]), (1, bottom[j])):
-            ax = axes[row, j]
-            ax.imshow(to_hwc(img))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_edgecolor(colors[j])
-                s.set_linewidth(3)
+            _framed(axes[row, j], img, colors[j], 3)
         axes[0, j].set_title(f"facet {j}", color=colors[j], weight="bold")
         if captions:
             axes[1, j].set_xlabel(captions[j], fontsize=8)
