@@ -104,7 +104,7 @@ def find_facets(embedding: np.ndarray, k: int = 10, m: int = 15, seed: int = 0) 
     """Steps 4-5: k-means in the embedding, then the m images nearest each centroid."""
     n = len(embedding)
     if not 1 <= k <= n:
-        raise ValueError(f"k={k} facets need at least k images, but the set has {n}")
+        raise ValueError(f"k={k} facets need at least {k} images, but the set has {n}")
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
     if m > n:

@@ -37,8 +37,6 @@ def explorer(model: Model, default_images: str = "paper:bell_pepper", k: int = 1
         status.value = "coding and embedding..."
         try:
             s = data.load_image_set(sets.value)
-            if k_box.value > len(s):
-                raise ValueError(f"k={k_box.value} is larger than the {len(s)} images")
             codes = facets.layer_codes(model, s.images, layer_box.value, cache_dir=".cache/codes")
             emb = facets.embed(codes, seed=seed)
             found = facets.find_facets(emb, k=k_box.value, m=m_box.value, seed=seed)

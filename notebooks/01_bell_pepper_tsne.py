@@ -103,8 +103,6 @@ layer = net.check_layer(layer or net.code_layer)
 target_class = data.find_class(target) if target is not None else image_set.target
 if target_class is None:
     raise ValueError(f"image set {images!r} has no class of its own: pass target=<class>")
-if k > len(image_set):
-    raise ValueError(f"k={k} facets need at least {k} images; {images!r} has {len(image_set)}")
 print(f"{len(image_set)} images from {images}; model {net.name}; code layer {layer}; "
       f"target {target_class.index} {target_class.name!r}")
 lap("load")

@@ -39,7 +39,7 @@ def test_algorithm1_is_deterministic_and_recovers_the_authors_facets(bp_codes, b
 
 def test_k_larger_than_the_images_is_a_clear_error(bp_codes):
     emb = facets.embed(bp_codes[:12], seed=0)
-    with pytest.raises(ValueError, match="k=20 facets need at least k images, but the set has 12"):
+    with pytest.raises(ValueError, match="k=20 facets need at least 20 images, but the set has 12"):
         facets.find_facets(emb, k=20)
     with pytest.raises(ValueError, match="at least 4 images"):
         facets.embed(bp_codes[:3])
