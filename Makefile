@@ -9,14 +9,22 @@ export MFV_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: setup run figures test bench clean
+.PHONY: setup lock run figures test bench clean
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every install goes through the lock file (pins torch/torchvision too); the package itself
+# is installed without resolving anything further.
+$(VENV)/.installed: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -r requirements/lock.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+## regenerate requirements/lock.txt from pyproject.toml (+ requirements/constraints.in)
+lock: setup
+	rm -f requirements/lock.txt
+	$(VENV)/bin/pip-compile -q --extra test --extra lock --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -c requirements/constraints.in -o requirements/lock.txt pyproject.toml
 
 ## the main job: notebook 01 on its defaults (Lite0, the authors' bell-pepper images)
 run: setup
@@ -24,7 +32,9 @@ run: setup
 
 ## every committed figure folder, from full runs
 figures: run
-	$(PY) -m mfv_utils.run notebooks/01_bell_pepper_tsne.py -p images paper:movie_theater -p out_dir figures/01_movie_theater_tsne
+	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images paper:movie_theater -p out_dir figures/01_movie_theater_tsne
+	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images imagenette:church -p perplexity 30.0 \
+		-p out_dir figures/01_church_tsne
 
 test: setup
 	$(PY) -m pytest -q
@@ -34,6 +44,7 @@ bench: setup
 	$(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/stage_timings.py
 	$(PY) benchmarks/ari_seeds.py
+	$(PY) benchmarks/smoke_spread.py
 
 clean:
 	rm -rf build .cache

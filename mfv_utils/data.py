@@ -16,7 +16,7 @@ import difflib
 import os
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -34,8 +34,19 @@ SOURCES = {
     # one ImageNet validation-style image per class
     "imagenet-samples": "https://raw.githubusercontent.com/EliSchwartz/imagenet-sample-images/"
     "bc69043e2862758a1906c6a24a792bb28c6bb2ff/",
+    # Imagenette: whole ImageNet classes (church and French horn: train + val, ~1,350 each)
+    "imagenette": "https://raw.githubusercontent.com/thunderInfy/imagenette/b850f030/",
+    # 1,300 labelled ImageNet validation images (labels.txt: file, class index, wnid)
+    "ilsvrc12-val-1300": "https://raw.githubusercontent.com/VeriSilicon/acuity-dataset/"
+    "aded2e9f/ILSVRC2012_VAL_SET/data/",
 }
 PAPER_CLASSES = {"bell_pepper": "n07720875", "movie_theater": "n03032252"}
+IMAGENETTE_CLASSES = {
+    "tench": "n01440764", "english_springer": "n02102040", "cassette_player": "n02979186",
+    "chain_saw": "n03000684", "church": "n03028079", "french_horn": "n03394916",
+    "garbage_truck": "n03417042", "gas_pump": "n03425413", "golf_ball": "n03445777",
+    "parachute": "n03888257",
+}
 MIN_SIDE = 16  # images smaller than this (either side) are skipped as unusable
 WNID_RE = re.compile(r"^n\d{8}$")
 
@@ -55,7 +66,7 @@ def display_path(path: str | Path) -> str:
 
 
 def registry(source: str) -> dict[str, str]:
-    """``{relative path: sha256}`` for a source (``mfv-paper`` or ``imagenet-samples``)."""
+    """``{relative path: sha256}`` for a source (a key of ``SOURCES``)."""
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; known: {', '.join(SOURCES)}")
     text = (Path(__file__).parent / "registry" / f"{source}.txt").read_text()
@@ -157,21 +168,28 @@ def read_image(path: str | Path, size: int = 227) -> torch.Tensor:
     return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
-def load_images(paths, size: int = 227) -> tuple[torch.Tensor, list[Path], list[int]]:
-    """Read many images, skipping unusable ones with ONE warning that names each.
+class SkippedFileWarning(UserWarning):
+    """An input file was skipped while loading an image set (one warning per file)."""
+
+
+def load_images(paths, size: int = 227, skipped: list | None = None
+                ) -> tuple[torch.Tensor, list[Path], list[int]]:
+    """Read many images, skipping unusable ones with one :class:`SkippedFileWarning` each
+    (``skipped <path>: <reason>``); if ``skipped`` is a list, ``{"path", "reason"}`` records
+    are appended to it too.
 
     Returns (images (N, 3, size, size) uint8, kept paths, indices of kept paths)."""
-    imgs, kept, idx, bad = [], [], [], []
+    imgs, kept, idx = [], [], []
     for i, p in enumerate(paths):
         try:
             imgs.append(read_image(p, size))
         except ValueError as e:
-            bad.append(f"{p}: {e}")
+            warnings.warn(f"skipped {display_path(p)}: {e}", SkippedFileWarning, stacklevel=2)
+            if skipped is not None:
+                skipped.append({"path": display_path(p), "reason": str(e)})
             continue
         kept.append(Path(p))
         idx.append(i)
-    if bad:
-        warnings.warn(f"skipped {len(bad)} unusable image file(s): " + "; ".join(bad), stacklevel=2)
     if not imgs:
         raise ValueError(f"no readable images among {len(paths)} file(s)")
     return torch.stack(imgs), kept, idx
@@ -186,6 +204,7 @@ class ImageSet:
     paths: list[Path]
     labels: np.ndarray | None = None  # reference cluster of each image, or None
     target: ImageNetClass | None = None  # the class the set depicts, if known
+    skipped: list[dict] = field(default_factory=list)  # {"path", "reason"} of unusable files
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -197,10 +216,14 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
     - ``paper:bell_pepper`` / ``paper:movie_theater`` (or ``paper:<wnid>``): the authors'
       150 facet images, with their 10 clusters as reference labels;
     - ``samples``: one ImageNet image per class (1000);
+    - ``imagenette:<class>`` (``church``, ``french_horn``, ``tench``, ... or the WNID): every
+      Imagenette image of that class (train + val: ~1,350 for church and French horn, the
+      paper's whole-class setting; ~390 validation images for the other eight);
     - a folder (searched recursively). If its name is a WNID (an ImageNet-style class
       folder, e.g. ``train/n07720875``) the set's target is that class.
     """
     spec = str(spec)
+    skipped: list[dict] = []
     if spec.startswith("paper:"):
         key = spec.split(":", 1)[1]
         wnid = PAPER_CLASSES.get(key, key)
@@ -210,23 +233,32 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
         names = sorted(n for n in registry("mfv-paper") if n.startswith(f"mean_images/{wnid}/")
                        and n.count("/") == 3)
         paths = fetch("mfv-paper", names, base_url)
-        images, kept, idx = load_images(paths, size)
+        images, kept, idx = load_images(paths, size, skipped)
         labels = np.array([int(names[i].split("/")[2]) for i in idx])
-        return ImageSet(spec, images, kept, labels, find_class(wnid))
+        return ImageSet(spec, images, kept, labels, find_class(wnid), skipped)
+    if spec.startswith("imagenette:"):
+        key = spec.split(":", 1)[1].strip().lower().replace(" ", "_")
+        wnid = IMAGENETTE_CLASSES.get(key, key)
+        if wnid not in IMAGENETTE_CLASSES.values():
+            raise ValueError(f"unknown Imagenette class {spec!r}; known: "
+                             + ", ".join(f"imagenette:{k}" for k in IMAGENETTE_CLASSES))
+        names = sorted(n for n in registry("imagenette") if n.split("/")[1] == wnid)
+        images, kept, _ = load_images(fetch("imagenette", names, base_url), size, skipped)
+        return ImageSet(spec, images, kept, None, find_class(wnid), skipped)
     if spec == "samples":
         names = sorted(registry("imagenet-samples"))
-        images, kept, _ = load_images(fetch("imagenet-samples", names, base_url), size)
-        return ImageSet(spec, images, kept)
+        images, kept, _ = load_images(fetch("imagenet-samples", names, base_url), size, skipped)
+        return ImageSet(spec, images, kept, skipped=skipped)
     folder = Path(spec).expanduser()
     if not folder.is_dir():
         raise ValueError(f"image set {spec!r} is neither a known name (paper:bell_pepper, "
-                         "paper:movie_theater, samples) nor an existing folder")
+                         "paper:movie_theater, imagenette:church, samples) nor an existing folder")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise ValueError(f"no files in folder {folder}")
-    images, kept, _ = load_images(files, size)
+    images, kept, _ = load_images(files, size, skipped)
     target = find_class(folder.name) if WNID_RE.match(folder.name) else None
-    return ImageSet(str(folder), images, kept, None, target)
+    return ImageSet(str(folder), images, kept, None, target, skipped)
 
 
 def paper_mean_images(cls: str = "bell_pepper", size: int = 227) -> torch.Tensor:

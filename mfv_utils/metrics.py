@@ -33,3 +33,129 @@ def mean_abs_error(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 def nearest(query: np.ndarray, candidates: np.ndarray) -> int:
     """Index of the candidate code vector closest (Euclidean) to the query code vector."""
     return int(np.linalg.norm(candidates - query[None], axis=1).argmin())
+
+
+# ----------------------------------------------------------------------------- facet fidelity
+# Each measure compares k facet visualizations with the real images of their k clusters, in
+# the feature space of a *held-out* judge network (one the optimization never saw): its
+# L2-normalized pooled features. Feature arrays are (N, D) numpy, labels (N,) ints 0..k-1.
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float64)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
+def cluster_centroids(features: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(k, D) unit-length mean feature of each cluster's real images."""
+    f = unit_rows(features)
+    return unit_rows(np.stack([f[labels == j].mean(0) for j in range(k)]))
+
+
+def facet_identity(facets: np.ndarray, real: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per facet j: is its feature nearest (cosine) to the centroid of cluster j's real images,
+    among the k cluster centroids? (bool array; its mean is the summary)"""
+    sims = unit_rows(facets) @ cluster_centroids(real, labels, len(facets)).T
+    return sims.argmax(1) == np.arange(len(facets))
+
+
+def seed_identity(facets: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Per facet j: is its feature nearest (cosine) to its own seed (mean image j)?"""
+    sims = unit_rows(facets) @ unit_rows(seeds).T
+    return sims.argmax(1) == np.arange(len(facets))
+
+
+def mean_pairwise_distance(features: np.ndarray) -> float:
+    """Mean cosine distance over all pairs of rows."""
+    f = unit_rows(features)
+    d = 1 - f @ f.T
+    n = len(f)
+    return float(d[np.triu_indices(n, 1)].mean()) if n > 1 else 0.0
+
+
+def representatives(real: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Index of the real image nearest (cosine) each cluster's centroid: one per cluster."""
+    f, cents = unit_rows(real), cluster_centroids(real, labels, k)
+    return np.array([np.flatnonzero(labels == j)[(f[labels == j] @ cents[j]).argmax()] for j in range(k)])
+
+
+def diversity_ratio(facets: np.ndarray, real: np.ndarray, labels: np.ndarray) -> float:
+    """Mean pairwise distance among the k facets / among the k clusters' representative real
+    images (1 = as diverse as the class's facets really are; near 0 = all the same image)."""
+    reps = real[representatives(real, labels, len(facets))]
+    return mean_pairwise_distance(facets) / max(mean_pairwise_distance(reps), 1e-12)
+
+
+def hf_share(images: torch.Tensor, cutoff: float = 0.25, size: int = 224) -> np.ndarray:
+    """Per image: the share of (Hann-windowed, mean-removed, grayscale) spectral power above
+    ``cutoff`` cycles/pixel, after resizing to ``size`` so different canvases compare."""
+    x = images.float()
+    if x.shape[-2:] != (size, size):
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                            align_corners=False)
+    g = x.mean(1)
+    g = g - g.mean(dim=(1, 2), keepdim=True)
+    win = torch.hann_window(size, periodic=False)
+    power = torch.fft.rfft2(g * (win[:, None] * win[None, :])).abs() ** 2
+    f = torch.sqrt(torch.fft.fftfreq(size)[:, None] ** 2 + torch.fft.rfftfreq(size)[None, :] ** 2)
+    high = power[:, f > cutoff].sum(1)
+    return (high / power.flatten(1).sum(1).clamp_min(1e-12)).numpy()
+
+
+def hf_ratio(facets: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean high-frequency share of the facets / of real images of the class (1 = as natural)."""
+    return float(hf_share(facets).mean() / max(hf_share(real).mean(), 1e-12))
+
+
+def color_histogram(images: torch.Tensor, bins: int = 8) -> np.ndarray:
+    """Joint RGB histogram (bins^3) of all pixels of the given 0..255 images, summing to 1."""
+    q = (images.float().clamp(0, 255) * bins / 256).long().clamp_(0, bins - 1)
+    idx = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
+    h = torch.bincount(idx.flatten(), minlength=bins**3).double().numpy()
+    return h / h.sum()
+
+
+def color_distance(image: torch.Tensor, real: torch.Tensor, bins: int = 8) -> float:
+    """Hellinger distance (0 = same colours, 1 = disjoint) between the joint RGB histogram of
+    one image (3, H, W) and that of a set of real images (N, 3, H, W)."""
+    p, q = color_histogram(image[None], bins), color_histogram(real, bins)
+    return float(np.sqrt(max(0.0, 1 - np.sqrt(p * q).sum())))
+
+
+def topk_hits(ranks: np.ndarray, k: int) -> int:
+    """How many images have the target class among the network's top k (rank < k)."""
+    return int((np.asarray(ranks) < k).sum())
+
+
+def judge_features(judge: Model, images: torch.Tensor, cache_dir=None) -> np.ndarray:
+    """The judge's unit-length code-layer features of 0..255 images (cached like any codes)."""
+    from .facets import layer_codes
+
+    return unit_rows(layer_codes(judge, images, judge.code_layer, cache_dir=cache_dir))
+
+
+def fidelity(facet_images: torch.Tensor, seeds: torch.Tensor, real: torch.Tensor, labels: np.ndarray,
+             target: int, model: Model, judge: Model, real_judged: np.ndarray | None = None) -> dict:
+    """Every facet-fidelity measure of k visualizations (facet j seeded by ``seeds[j]``, the
+    mean image of cluster j of the ``real`` images). Returns ``{"summary": {...}, "facets":
+    [per-facet dicts]}``; ``real_judged`` may pass precomputed judge features of ``real``."""
+    k = len(facet_images)
+    fj = judge_features(judge, facet_images)
+    rj = unit_rows(real_judged) if real_judged is not None else judge_features(judge, real)
+    sj = judge_features(judge, seeds)
+    ident, sident = facet_identity(fj, rj, labels), seed_identity(fj, sj)
+    own = class_scores(model, facet_images, target)
+    held = class_scores(judge, facet_images, target)
+    colors = [color_distance(facet_images[j], real[labels == j]) for j in range(k)]
+    per = [{"facet_identity": bool(ident[j]), "seed_identity": bool(sident[j]),
+            "color_distance": round(colors[j], 4),
+            "rank": int(own["rank"][j]), "prob": float(own["prob"][j]),
+            "judge_rank": int(held["rank"][j]), "judge_prob": float(held["prob"][j])} for j in range(k)]
+    summary = {
+        "facet_identity": float(ident.mean()), "seed_identity": float(sident.mean()),
+        "diversity_ratio": round(diversity_ratio(fj, rj, labels), 4),
+        "hf_ratio": round(hf_ratio(facet_images, real), 4),
+        "color_distance": round(float(np.mean(colors)), 4),
+        "top1": topk_hits(own["rank"], 1), "top5": topk_hits(own["rank"], 5),
+        "judge_top1": topk_hits(held["rank"], 1), "judge_top5": topk_hits(held["rank"], 5),
+        "judge": judge.name, "k": k,
+    }
+    return {"summary": summary, "facets": per}

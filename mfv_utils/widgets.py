@@ -14,7 +14,8 @@ IMAGE_SETS = ("paper:bell_pepper", "paper:movie_theater", "samples")
 
 
 def explorer(model: Model, default_images: str = "paper:bell_pepper", k: int = 10, m: int = 15,
-             layer: str | None = None, seed: int = 0, smoke_factor: float = 0.1) -> W.VBox:
+             layer: str | None = None, seed: int = 0, smoke_factor: float = 0.1,
+             perplexity: float = 10.0) -> W.VBox:
     """A small app: image set, k, m and layer -> t-SNE scatter with thumbnails and facet
     mean images; then pick a facet and optimize its class unit with a progress bar.
 
@@ -38,7 +39,7 @@ def explorer(model: Model, default_images: str = "paper:bell_pepper", k: int = 1
         try:
             s = data.load_image_set(sets.value)
             codes = facets.layer_codes(model, s.images, layer_box.value, cache_dir=".cache/codes")
-            emb = facets.embed(codes, seed=seed)
+            emb = facets.embed(codes, seed=seed, perplexity=perplexity)
             found = facets.find_facets(emb, k=k_box.value, m=m_box.value, seed=seed)
         except (ValueError, RuntimeError) as e:
             status.value = f"<b>error:</b> {e}"

@@ -48,11 +48,14 @@ k = 10  # number of facets (k-means clusters)
 m = 15  # images averaged into each facet's mean image
 perplexity = 10.0  # t-SNE perplexity (see step 3 below)
 clusters = "tsne"  # "tsne": Algorithm 1; "reference": the authors' own clusters
+method = "anchored"  # the figures' method (chosen by the table below); "paper": the authors'
+compare = ["paper", "fourier", "accentuation", "maco", "anchored"]  # rows of the method table
+judge = "efficientnet_lite2"  # held-out network that scores the facets (never optimized)
 seed = 0
-smoke = False  # True: a few optimization steps (CI); never changes the image set
+smoke = False  # True: about 15 optimization steps per method (CI); never changes the image set
 interactive = False  # True: build the ipywidgets explorer at the end
 out_dir = "figures/01_bell_pepper_tsne"
-tv_ramp = "authors"  # "authors" (their TV-weight expression, as published) or "linear"
+tv_ramp = "authors"  # paper method: "authors" (their TV-weight expression, as published) or "linear"
 
 # %%
 import json
@@ -69,7 +72,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mfv_utils import data, facets, metrics, models, optimize, plots
+from mfv_utils import data, facets, methods, metrics, models, param, plots, provenance
 
 random.seed(seed)
 np.random.seed(seed)
@@ -97,7 +100,7 @@ def lap(stage):
 # 224 px scaled as `(x - 127) / 128`), so the optimization below is the same for any network.
 
 # %%
-image_set = data.load_image_set(images)
+image_set = data.load_image_set(images)  # unusable files: one warning each, listed in metrics.json
 net = models.load_model(model, weights)
 layer = net.check_layer(layer or net.code_layer)
 target_class = data.find_class(target) if target is not None else image_set.target
@@ -164,27 +167,116 @@ fig.savefig(out / "mean_images.png", dpi=90, bbox_inches="tight")
 plt.show() if interactive else plt.close(fig)
 
 # %% [markdown]
-# ## Step 6: activation maximization from each mean image
+# ## Step 6: activation maximization from each mean image, by several methods
 #
-# All k facets are optimized together in one batch, each from its own mean image. The
-# schedule is the authors' (`optimize.MEAN_INIT`): four phases that first refine the image
-# at the input size, then upsample the canvas by 1.2 and jitter the crop around the center
-# (which favors a centered object), then restrict the gradient to the central region.
-# After every gradient step the image is clipped to 0..255 and **total-variation denoised**
-# (split Bregman): the strong prior that keeps the result looking like a photo rather than
-# high-frequency adversarial noise. The objective is the class unit's pre-softmax logit.
+# All k facets are optimized together in one batch, each from its own mean image. Which
+# *prior* keeps each facet recognizable is the question of this section; each method is a
+# recipe written as data (`mfv_utils.methods.METHODS`):
+#
+# - **paper**: the authors' schedule (`optimize.MEAN_INIT`) in pixel space: normalized
+#   gradient steps on the class logit, a 1.2x canvas with center-biased jitter, and
+#   total-variation denoising (split Bregman) after every step. Tuned for AlexNet; on
+#   EfficientNet it paints the same class texture over every seed.
+# - **fourier**: the Lucid recipe started from the mean image: the image is a Fourier
+#   spectrum scaled by 1/f^1.5 in a decorrelated colour space (the parametrization is
+#   inverted exactly to start from the seed), Adam, and random jitter / scale / rotation
+#   before the network at every step (transformation robustness).
+# - **accentuation** (Hamblin et al. 2023): fourier plus a pull towards the seed's code at an
+#   intermediate layer (`block5`).
+# - **maco** (Fel et al. 2023): only the Fourier *phase* is optimized, starting from the mean
+#   image's phase; the magnitude is fixed to the average spectrum of the facet's real images.
+# - **anchored** (facet-anchored objective): fourier plus two terms at the clustering layer,
+#   100 x cos(code, the facet's centroid) + 50 x cos(code, the seed's code), so the image must
+#   stay a member of *its* facet while the class logit rises.
 
 # %%
-schedule = optimize.shorten(optimize.MEAN_INIT, 0.03) if smoke else optimize.MEAN_INIT
 unit = models.Unit(net.logits_layer, target_class.index)
-result = optimize.maximize(net, unit, means, schedule, seed=seed, tv_ramp=tv_ramp, progress=interactive)
+runs = list(dict.fromkeys([method] + list(compare)))
+recipes = {name: methods.METHODS[name] if name in methods.METHODS else None for name in runs}
+unknown = [name for name, r in recipes.items() if r is None]
+if unknown:
+    raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(methods.METHODS)}")
+if smoke:
+    recipes = {name: methods.smoke(r) for name, r in recipes.items()}
+# what the anchors and maco need: each facet's centroid at the clustering layer and the mean
+# magnitude spectrum of its real images (both from the class's real images, never the judge)
+unit_codes = metrics.unit_rows(codes)
+centroids = torch.tensor(metrics.cluster_centroids(unit_codes, found.labels, found.k), dtype=torch.float32)
+at_input = torch.nn.functional.interpolate(image_set.images.float(), size=(net.input_size,) * 2,
+                                           mode="bilinear", antialias=True, align_corners=False)
+magnitudes = torch.stack([param.mean_magnitude(at_input[found.labels == j]) for j in range(found.k)])
+results, seconds = {}, {}
+for name, recipe in recipes.items():
+    t0 = time.perf_counter()
+    results[name] = methods.run(recipe, net, unit, means, seed=seed, centroids=centroids,
+                                magnitudes=magnitudes, progress=interactive, tv_ramp=tv_ramp)
+    seconds[name] = round(time.perf_counter() - t0, 2)
+    print(f"{name}: {methods.iterations(recipe)} iterations in {seconds[name]:.1f} s")
+result = results[method]
 lap("optimize")
+
+# %% [markdown]
+# ## Does each visualization show *its* facet, and look natural?
+#
+# A held-out network (EfficientNet-Lite2 at 260 px by default) judges every visualization;
+# the optimization never saw it, so it cannot have been fooled on purpose. Each measure, in
+# one sentence (`mfv_utils.metrics`):
+#
+# - **facet_identity**: the share of facets whose judge features lie nearest (cosine) to the
+#   centroid of their *own* cluster's real images among the k cluster centroids (chance 1/k).
+# - **seed_identity**: the share of facets nearest to their own mean image among the k means.
+# - **diversity_ratio**: the mean pairwise feature distance among the k facets, divided by that
+#   among the k clusters' representative real images (1: as varied as the class really is).
+# - **hf_ratio**: the share of spectral power above 1/4 cycle/pixel in the facets, divided by
+#   that in the class's real images (1: natural; >>1: high-frequency texture).
+# - **color_distance**: the Hellinger distance between a facet's joint RGB histogram and that of
+#   its cluster's real images (0: the same colours; 1: disjoint).
+# - **top1 / top5** and **judge_top1 / judge_top5**: how many facets have the target class
+#   first / among the first five, by the optimized network and by the judge.
+#
+# The goals (the fidelity issue): facet_identity >= 0.8, diversity_ratio >= 0.7, hf_ratio in
+# 0.5..2, judge top-5 >= 9/10, top-1 >= 9/10, and colours no further from the real images than
+# the paper method's.
+
+# %%
+judge_net = models.load_model(judge)
+real_judged = metrics.judge_features(judge_net, image_set.images, cache_dir=".cache/codes")
+fidelity = {name: metrics.fidelity(r.images, means, image_set.images, found.labels, target_class.index,
+                                   net, judge_net, real_judged) for name, r in results.items()}
+table = [{"method": name, "iterations": methods.iterations(recipes[name]), "seconds": seconds[name],
+          **{key: v for key, v in fidelity[name]["summary"].items() if key not in ("judge", "k")}}
+         for name in results]
+cols = ["method", "facet_identity", "seed_identity", "diversity_ratio", "hf_ratio", "color_distance",
+        "top1", "top5", "judge_top1", "judge_top5", "seconds"]
+print(" | ".join(f"{c:>15}" for c in cols))
+for row in table:
+    print(" | ".join(f"{row[c]:>15.3f}" if isinstance(row[c], float) else f"{row[c]:>15}" for c in cols))
+lap("judge")
+
+
+def goals(summary: dict, paper_colors: float | None) -> dict:
+    """Which goals of the fidelity issue a method's summary meets (colour: vs the paper method)."""
+    k_ = summary["k"]
+    out = {"facet_identity": summary["facet_identity"] >= 0.8,
+           "diversity_ratio": summary["diversity_ratio"] >= 0.7,
+           "hf_ratio": 0.5 <= summary["hf_ratio"] <= 2.0,
+           "judge_top5": summary["judge_top5"] >= 0.9 * k_,
+           "top1": summary["top1"] >= 0.9 * k_}
+    if paper_colors is not None:
+        out["color_distance"] = summary["color_distance"] <= paper_colors
+    return out
+
+
+paper_colors = fidelity["paper"]["summary"]["color_distance"] if "paper" in fidelity else None
+met = goals(fidelity[method]["summary"], paper_colors)
+print(f"goals met by {method!r}:", met)
 
 # %% [markdown]
 # ## How strongly does each facet visualization drive the class?
 #
-# We score the start (mean) image and the final image of every facet: the class logit, its
-# softmax probability and its rank among the 1000 classes (0 = the network's top-1 answer).
+# For the figures' method we score the start (mean) image and the final image of every
+# facet: the class logit, its softmax probability and its rank among the 1000 classes
+# (0 = the network's top-1 answer).
 
 # %%
 init = metrics.class_scores(net, means, target_class.index)
@@ -205,38 +297,60 @@ for j in range(found.k):
         "init_activation": float(init["logit"][j]), "final_activation": float(final["logit"][j]),
         "init_prob": float(init["prob"][j]), "final_prob": float(final["prob"][j]),
         "init_rank": int(init["rank"][j]), "final_rank": int(final["rank"][j]),
+        **fidelity[method]["facets"][j],
     })
 for r in facet_rows:
     print(f"facet {r['cluster']}: logit {r['init_activation']:6.2f} -> {r['final_activation']:6.2f}, "
-          f"p {r['final_prob']:.3f}, rank {r['final_rank']}")
+          f"p {r['final_prob']:.3f}, rank {r['final_rank']}, judge rank {r['judge_rank']}, "
+          f"own facet {r['facet_identity']}")
 lap("evaluate")
 
 # %% [markdown]
 # ## Fig. 2: the embedding and its facets
 #
 # The center shows the t-SNE embedding of the class's images, colored and numbered by
-# cluster, with each image as a thumbnail. Around it, each facet's visualization is framed
-# in its cluster's color and placed on the side of the embedding where its cluster lies.
-# The paper's point is visible at a glance: one neuron, many different preferred images.
+# cluster, with each image as a thumbnail (for sets of at most 400 images). Around it, each
+# facet's visualization is framed in its cluster's color and placed on the side of the
+# embedding where its cluster lies. The paper's point: one neuron, many different preferred
+# images, each one recognizably a different kind of the class.
 
 # %%
 captions = [f"logit {r['final_activation']:.1f}, p={r['final_prob']:.2f}" for r in facet_rows]
 fig = plots.fig2(embedding, found.labels, found.centroids, result.images, image_set.images, captions,
-                 title=f"{net.name}: facets of '{target_class.name}' (unit {target_class.index})")
+                 title=f"{net.name}, method {method!r}: facets of '{target_class.name}' "
+                       f"(unit {target_class.index})")
 fig.savefig(out / "fig2_tsne_facets.png", dpi=80, bbox_inches="tight")
 plt.show() if interactive else plt.close(fig)
 
 # %% [markdown]
 # ## Fig. 4 style: each visualization under the closest real image of its cluster
 #
-# "Closest" is measured where the network looks: in the code layer used for the
-# clustering. The pairs show that each visualization reproduces its facet's colors, layout
-# and context, not a generic pepper.
+# "Closest" is measured where the network looks: in the code layer used for the clustering.
+# A good visualization reproduces its facet's colours, layout and context, not a generic
+# member of the class.
 
 # %%
 fig = plots.image_pairs(image_set.images[closest], result.images, "closest real image",
-                        "visualization", captions)
+                        f"{method} visualization", captions)
 fig.savefig(out / "fig4_facets_vs_real.png", dpi=80, bbox_inches="tight")
+plt.show() if interactive else plt.close(fig)
+
+# %% [markdown]
+# ## The methods side by side
+#
+# One row per method, one column per facet, under the real image nearest each cluster's
+# centroid (by the judge). The paper's method (pixel space + TV) against the spectrum-space
+# methods shows what the table measures: the same centered blob and texture in every column,
+# against images that differ the way the facets do.
+
+# %%
+reps = metrics.representatives(real_judged, found.labels, found.k)
+rows = {"real (nearest centroid)": image_set.images[reps]}
+rows.update({f"{name}\nid {fidelity[name]['summary']['facet_identity']:.1f}, "
+             f"hf {fidelity[name]['summary']['hf_ratio']:.1f}": r.images for name, r in results.items()})
+fig = plots.image_rows(rows, title=f"'{target_class.name}': one row per method (id = facet_identity, "
+                                   f"hf = hf_ratio; judge {judge_net.name})")
+fig.savefig(out / "methods.png", dpi=70, bbox_inches="tight")
 plt.show() if interactive else plt.close(fig)
 lap("plots")
 
@@ -244,18 +358,23 @@ lap("plots")
 summary = {
     "model": net.name, "layer": layer,
     "target": {"index": target_class.index, "name": target_class.name, "wnid": target_class.wnid},
-    "images": images, "n_images": len(image_set), "k": found.k, "m": m, "perplexity": perplexity, "clusters": clusters,
-    "seed": seed, "smoke": smoke, "tv_ramp": tv_ramp,
-    "iterations": int(sum(p.iters for p in schedule)),
+    "images": images, "n_images": len(image_set), "k": found.k, "m": m, "perplexity": perplexity,
+    "clusters": clusters, "seed": seed, "smoke": smoke, "tv_ramp": tv_ramp,
+    "method": method, "judge": judge_net.name,
+    "iterations": methods.iterations(recipes[method]),
     "cluster_sizes": sizes, "ari_vs_reference": ari, "mean_mae_vs_authors": mae_vs_authors,
     "n_top1": int(sum(r["final_rank"] == 0 for r in facet_rows)),
+    "fidelity": fidelity[method]["summary"], "goals": met,
+    "methods": table,
     "facets": facet_rows,
+    "skipped": image_set.skipped,
     "figures": {"fig2": "fig2_tsne_facets.png", "fig4": "fig4_facets_vs_real.png",
-                "mean_images": "mean_images.png"},
+                "mean_images": "mean_images.png", "methods": "methods.png"},
     "timings": timings,
+    "provenance": provenance.provenance(net, image_set.paths, judge_net),
 }
 (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-print(json.dumps({key: summary[key] for key in ("ari_vs_reference", "n_top1", "timings")}, indent=2))
+print(json.dumps({key: summary[key] for key in ("ari_vs_reference", "n_top1", "fidelity", "timings")}, indent=2))
 
 # %% [markdown]
 # ## Explorer (interactive only)
@@ -270,4 +389,5 @@ if interactive:
 
     from mfv_utils import widgets
 
-    display(widgets.explorer(net, default_images=images, k=k, m=m, layer=layer, seed=seed))
+    display(widgets.explorer(net, default_images=images, k=k, m=m, layer=layer, seed=seed,
+                             perplexity=perplexity))

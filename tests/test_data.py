@@ -96,6 +96,17 @@ def test_paper_grayscale_images_become_rgb(bell_pepper, movie_theater):
     assert torch.equal(img[0], img[1]) and torch.equal(img[1], img[2])
 
 
+def test_imagenette_sets_are_whole_classes():
+    church = data.load_image_set("imagenette:church", size=32)
+    assert church.target.index == 497 and church.labels is None and not church.skipped
+    # the paper's setting: ~1,300 images of one class, not the authors' pre-selected 150
+    assert len(church) == sum(1 for n in data.registry("imagenette") if "/n03028079/" in n) > 1300
+    tench = data.load_image_set("imagenette:n01440764", size=32)
+    assert tench.target.name == "tench" and 350 < len(tench) < 420
+    with pytest.raises(ValueError, match="known: imagenette:tench"):
+        data.load_image_set("imagenette:zebra")
+
+
 def test_samples_set_is_the_1000_classes():
     s = data.load_image_set("samples", size=64)
     assert s.images.shape == (1000, 3, 64, 64)
@@ -119,16 +130,20 @@ def _bad_folder(root: Path) -> Path:
     return folder
 
 
-def test_folder_loading_skips_bad_files_with_one_warning(tmp_path):
+def test_folder_loading_skips_bad_files_with_one_warning_each(tmp_path):
     folder = _bad_folder(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         s = data.load_image_set(folder, size=32)
-    assert len(caught) == 1
-    msg = str(caught[0].message)
-    for bad in ("tiny.png", "notes.txt", "fake.jpg", "truncated.jpg"):
-        assert bad in msg
-    assert "skipped 4" in msg
+    assert all(w.category is data.SkippedFileWarning for w in caught)
+    msgs = sorted(str(w.message) for w in caught)
+    bad = ["fake.jpg", "notes.txt", "tiny.png", "truncated.jpg"]
+    assert len(msgs) == 4
+    for name, msg in zip(bad, msgs):
+        assert msg.startswith("skipped ") and name in msg
+    assert "too small (8x8 < 16 px)" in msgs[2] and "not a readable image" in msgs[1]
+    assert sorted(Path(r["path"]).name for r in s.skipped) == bad
+    assert all(r["reason"] for r in s.skipped)
     assert sorted(p.name for p in s.paths) == ["cmyk.jpg", "gray.png", "rgb.jpg", "rgba.png"]
     assert s.images.shape == (4, 3, 32, 32)
     assert s.target.index == 945  # an ImageNet-style class folder

@@ -1,0 +1,60 @@
+"""The spread of the stochastic numbers that tests assert on, over seeds and thread counts.
+
+    python benchmarks/smoke_spread.py [--seeds 5]
+
+For every method in smoke mode (about 15 iterations), from the 10 facet mean images of the
+bell-pepper notebook run (t-SNE clusters, seed 0) and from the 3 authors' clusters the unit
+tests use: the smallest per-facet logit gain (final - start) and the number of top-1 facets,
+for optimization seeds 0..N-1 and 1 or 2 torch threads. The tests' thresholds must sit well
+outside the ranges printed here.
+"""
+import argparse
+
+import numpy as np
+import torch
+
+from mfv_utils import data, facets, methods, metrics, models, param
+
+
+def inputs(net, s, labels, groups):
+    at = torch.nn.functional.interpolate(s.images.float(), size=(net.input_size,) * 2, mode="bilinear",
+                                         antialias=True, align_corners=False)
+    with torch.no_grad():
+        codes = torch.nn.functional.normalize(net(s.images.float(), "pool"), dim=1)
+    seeds = torch.stack([s.images[labels == j].float().mean(0) for j in groups])
+    cents = torch.stack([codes[labels == j].mean(0) for j in groups])
+    mags = torch.stack([param.mean_magnitude(at[labels == j]) for j in groups])
+    return seeds, cents, mags
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--methods", default=",".join(methods.METHODS))
+    args = ap.parse_args()
+    net = models.load_model()
+    s = data.load_image_set("paper:bell_pepper")
+    codes = facets.layer_codes(net, s.images, cache_dir=".cache/codes")
+    found = facets.find_facets(facets.embed(codes, seed=0, perplexity=10.0), k=10, m=15, seed=0)
+    setups = {"notebook (10 t-SNE facets)": inputs(net, s, found.labels, range(10)),
+              "unit test (authors' clusters 0, 3, 7)": inputs(net, s, s.labels, (0, 3, 7))}
+    unit = models.Unit("logits", 945)
+    for setup, (seeds, cents, mags) in setups.items():
+        before = metrics.class_scores(net, seeds, 945)["logit"]
+        for name in args.methods.split(","):
+            gains, top1 = [], []
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                for seed in range(args.seeds):
+                    res = methods.run(methods.smoke(methods.METHODS[name]), net, unit, seeds, seed=seed,
+                                      centroids=cents, magnitudes=mags, progress=False)
+                    after = metrics.class_scores(net, res.images, 945)
+                    gains.append(float((after["logit"] - before).min()))
+                    top1.append(int((after["rank"] == 0).sum()))
+            print(f"{setup:40s} {name:13s} min logit gain {min(gains):6.2f} .. {max(gains):6.2f}   "
+                  f"top-1 {min(top1)} .. {max(top1)} of {len(seeds)}   "
+                  f"({args.seeds} seeds x 1, 2 threads)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Activation-maximization methods as data, and one entry point that runs any of them.
+
+- ``paper``: the authors' mean-initialized schedule in pixel space (``optimize.MEAN_INIT``:
+  normalized gradient steps, center-biased jitter of an upsampled canvas, split-Bregman TV
+  after every step).
+- :class:`Method` recipes: a parametrization (:mod:`.param`), transformation robustness
+  (:mod:`.transforms`), objective anchors (:mod:`.objectives`), Adam for ``steps`` steps.
+  Each starts from the facet's mean image (the parametrization is inverted exactly).
+
+``run(name_or_method, model, unit, seeds, ...)`` returns an :class:`optimize.Result` either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import optimize, param
+from .models import Model, Unit, unit_activation
+from .objectives import Anchor, anchor_references, cosine
+from .transforms import Robustness
+
+
+@dataclass(frozen=True)
+class Method:
+    """A recipe: parametrization, transforms, objective terms and optimizer settings."""
+
+    name: str
+    parametrization: str = "fourier"  # "fourier" | "maco" (phase only, magnitude of real images)
+    decay: float = 1.2  # spectrum scaling 1/f^decay (fourier)
+    steps: int = 150
+    lr: float = 0.005
+    robustness: Robustness = field(default_factory=Robustness)
+    anchors: tuple[Anchor, ...] = ()
+
+
+METHODS: dict[str, Method | tuple[optimize.Phase, ...]] = {
+    "paper": optimize.MEAN_INIT,
+    # Fourier + decorrelated colour + jitter/scale/rotation from the mean image, logit only
+    "fourier": Method("fourier"),
+    # feature accentuation: the same, plus a pull towards the seed at an intermediate layer
+    "accentuation": Method("accentuation", anchors=(Anchor("seed", 20.0, "block5"),)),
+    # MACO: only the phase moves; the magnitude is the mean spectrum of the facet's real images
+    "maco": Method("maco", parametrization="maco", lr=0.02),
+    # facet-anchored: logit + pull to the facet's centroid + pull to the seed's own code.
+    # Tuned on the two paper classes (seed 0; decay 1.0-1.5, centroid 100-200, seed 50-100):
+    # the only recipe that met every fidelity goal on both (see notebook 01's table).
+    "anchored": Method("anchored", anchors=(Anchor("centroid", 200.0), Anchor("seed", 50.0))),
+}
+
+
+def shorten(method, factor: float):
+    """A shorter version of a method (smoke runs): fewer steps / iterations."""
+    if isinstance(method, Method):
+        return replace(method, steps=max(2, int(np.ceil(method.steps * factor))))
+    return optimize.shorten(method, factor)
+
+
+def iterations(method) -> int:
+    return method.steps if isinstance(method, Method) else sum(p.iters for p in method)
+
+
+def smoke(method, iters: int = 15):
+    """The method cut to about ``iters`` iterations (CI's smoke runs; the image set stays)."""
+    return shorten(method, iters / iterations(method))
+
+
+def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: int = 0,
+           centroids=None, magnitudes: torch.Tensor | None = None, progress: bool = True) -> optimize.Result:
+    """Optimize ``method``'s parametrization of every seed image (B, 3, H, W; 0..255) at the
+    model's input size with Adam. ``centroids`` (B, D): the code-layer centroid of each image's
+    facet (centroid anchors); ``magnitudes`` (B, 3, h, w//2+1): fixed spectra (maco)."""
+    unit = model.unit(unit)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    size = (model.input_size, model.input_size)
+    start = seeds.detach().float()
+    if start.shape[-2:] != size:
+        start = F.interpolate(start, size=size, mode="bilinear", antialias=True, align_corners=False)
+    if method.parametrization == "fourier":
+        par = param.Fourier(method.decay)
+    elif method.parametrization == "maco":
+        if magnitudes is None:
+            raise ValueError("the maco parametrization needs magnitudes (mean spectra of real images)")
+        par = param.Maco(torch.as_tensor(magnitudes, dtype=torch.float32))
+    else:
+        raise ValueError(f"unknown parametrization {method.parametrization!r}; use 'fourier' or 'maco'")
+    p = par.init(start).requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=method.lr)
+    refs = anchor_references(method.anchors, model, start, centroids, model.code_layer)
+    layers = list(dict.fromkeys([unit.layer] + [a.layer or model.code_layer for a in method.anchors]))
+    history = []
+    for _ in tqdm(range(method.steps), disable=not progress, desc=f"{method.name} {unit.layer}:{unit.channel}"):
+        x = method.robustness(par.image(p, size), gen)
+        acts = model.features(x, layers)
+        value = unit_activation(acts[unit.layer], unit)
+        loss = value
+        for a, ref in zip(method.anchors, refs):
+            loss = loss + a.weight * cosine(acts[a.layer or model.code_layer], ref)
+        opt.zero_grad(set_to_none=True)
+        (-loss.sum()).backward()
+        opt.step()
+        history.append(value.detach().numpy())
+    with torch.no_grad():
+        images = par.image(p, size)
+    return optimize.Result(images, np.stack(history, axis=1) if history else np.zeros((len(start), 0)))
+
+
+def run(method, model: Model, unit: Unit, seeds: torch.Tensor, seed: int = 0, centroids=None,
+        magnitudes=None, progress: bool = True, tv_ramp: str = "authors") -> optimize.Result:
+    """Run a method given by name (a key of ``METHODS``), :class:`Method` or Phase schedule."""
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+        method = METHODS[method]
+    if isinstance(method, Method):
+        return render(model, unit, seeds, method, seed, centroids, magnitudes, progress)
+    return optimize.maximize(model, unit, seeds, method, seed=seed, tv_ramp=tv_ramp, progress=progress)
