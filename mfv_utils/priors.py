@@ -2,7 +2,7 @@
 
 `tv_denoise` is the authors' prior (split Bregman total-variation denoising after every
 step). It runs the fused numba kernel of :mod:`.tv_kernel` (skimage's algorithm, per-image
-stopping, 8-10x skimage's speed per image at batch 10); where numba is missing it falls back
+stopping; 1.2-2.5x skimage per image at batch 10 so far); where numba is missing it falls back
 to :func:`tv_denoise_torch`, a plain vectorized torch version kept as the reference.
 """
 from __future__ import annotations

@@ -178,7 +178,7 @@ plt.show() if interactive else plt.close(fig)
 #   total-variation denoising (split Bregman) after every step. Tuned for AlexNet; on
 #   EfficientNet it paints the same class texture over every seed.
 # - **fourier**: the Lucid recipe started from the mean image: the image is a Fourier
-#   spectrum scaled by 1/f^1.5 in a decorrelated colour space (the parametrization is
+#   spectrum scaled by 1/f^1.2 in a decorrelated colour space (the parametrization is
 #   inverted exactly to start from the seed), Adam, and random jitter / scale / rotation
 #   before the network at every step (transformation robustness).
 # - **accentuation** (Hamblin et al. 2023): fourier plus a pull towards the seed's code at an
@@ -186,7 +186,7 @@ plt.show() if interactive else plt.close(fig)
 # - **maco** (Fel et al. 2023): only the Fourier *phase* is optimized, starting from the mean
 #   image's phase; the magnitude is fixed to the average spectrum of the facet's real images.
 # - **anchored** (facet-anchored objective): fourier plus two terms at the clustering layer,
-#   100 x cos(code, the facet's centroid) + 50 x cos(code, the seed's code), so the image must
+#   200 x cos(code, the facet's centroid) + 50 x cos(code, the seed's code), so the image must
 #   stay a member of *its* facet while the class logit rises.
 
 # %%
