@@ -69,30 +69,20 @@ def fused_sweeps(f, u, dx, dy, bx, by, weight, nsweeps, acc):  # pragma: no cove
                         by[g, r, c, lane] = byy + uy - dyy
 
 
-SIMD = 8  # lanes per vector (AVX2 float32); a group's lanes are padded to a multiple of it
-
-
-def _lanes(channels: int, per: int) -> int:
-    return -(-channels * per // SIMD) * SIMD
-
-
 def _pack(a: np.ndarray, groups: int, per: int) -> np.ndarray:
-    """(N, H, W, C) per-image arrays -> (G, H, W, lanes) (channel-major, image-minor), padding
-    the batch with zero images up to G * per and the lanes with zeros to a multiple of SIMD
-    (zero lanes stay zero and add nothing to the change sums: a scalar remainder loop would
-    otherwise cost as much as the vector loop)."""
+    """(N, H, W, C) per-image arrays -> (G, H, W, C * per) lanes (channel-major, image-minor),
+    padding the batch with zero images up to G * per."""
     n, h, w, c = a.shape
     if n < groups * per:
         a = np.concatenate([a, np.zeros((groups * per - n, h, w, c), a.dtype)])
-    out = np.zeros((groups, h, w, _lanes(c, per)), a.dtype)
-    out[..., : c * per] = a.reshape(groups, per, h, w, c).transpose(0, 2, 3, 4, 1).reshape(groups, h, w, c * per)
-    return out
+    return np.ascontiguousarray(a.reshape(groups, per, h, w, c).transpose(0, 2, 3, 4, 1)
+                                .reshape(groups, h, w, c * per))
 
 
-def _unpack(a: np.ndarray, n: int, channels: int, per: int) -> np.ndarray:
-    g, h, w, _ = a.shape
-    lanes = a[..., : channels * per]
-    return lanes.reshape(g, h, w, channels, per).transpose(0, 4, 1, 2, 3).reshape(g * per, h, w, channels)[:n]
+def _unpack(a: np.ndarray, n: int, channels: int) -> np.ndarray:
+    g, h, w, lanes = a.shape
+    per = lanes // channels
+    return a.reshape(g, h, w, channels, per).transpose(0, 4, 1, 2, 3).reshape(g * per, h, w, channels)[:n]
 
 
 def _layout(n: int) -> tuple[int, int]:
@@ -123,16 +113,16 @@ def tv_bregman(images: np.ndarray, weight: float, max_iter: int = 100, eps: floa
     total = h * w * c
     while it < max_iter and len(live):
         sweeps = min(fuse, max_iter - it)
-        acc = np.zeros((groups, sweeps, packed[0].shape[-1]), np.float64)
+        acc = np.zeros((groups, sweeps, c * per), np.float64)
         fused_sweeps(*packed, np.float32(weight), sweeps, acc)
         it += sweeps
         # per image and sweep: RMS change over its pixels and channels
-        sq = acc[..., : c * per].reshape(groups, sweeps, c, per).sum(2).transpose(0, 2, 1).reshape(groups * per, sweeps)
+        sq = acc.reshape(groups, sweeps, c, per).sum(2).transpose(0, 2, 1).reshape(groups * per, sweeps)
         rmse = np.sqrt(sq[: len(live)] / total)
         finished = (rmse <= eps).any(1) | (done_at[live] >= 0) | (it >= max_iter)
         if not finished.any():
             continue
-        u_now = _unpack(packed[1], len(live), c, per)
+        u_now = _unpack(packed[1], len(live), c)
         for i in np.flatnonzero(finished & (done_at[live] < 0)):
             out[live[i]] = u_now[i, 1:-1, 1:-1]
             done_at[live[i]] = it
@@ -141,7 +131,7 @@ def tv_bregman(images: np.ndarray, weight: float, max_iter: int = 100, eps: floa
         if not keep.any():
             break
         if new_groups * new_per < groups * per:  # repack only when that frees lanes;
-            per_image = [_unpack(a, len(live), c, per)[keep] for a in packed]  # else finished
+            per_image = [_unpack(a, len(live), c)[keep] for a in packed]  # else finished
             live = live[keep]  # images ride along, their output already saved
             groups, per = new_groups, new_per
             packed = [_pack(a, groups, per) for a in per_image]
