@@ -70,9 +70,12 @@ class Maco:
     def init(self, images: torch.Tensor) -> torch.Tensor:
         return torch.angle(torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho")).contiguous()
 
+    def decorrelated(self, phase: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The pre-sigmoid decorrelated-colour image of a phase (its magnitude is the fixed one)."""
+        return torch.fft.irfft2(torch.polar(self.magnitude, phase), s=size, norm="ortho") / MAGIC
+
     def image(self, phase: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        spec = torch.polar(self.magnitude, phase)
-        return from_decorrelated(torch.fft.irfft2(spec, s=size, norm="ortho") / MAGIC)
+        return from_decorrelated(self.decorrelated(phase, size))
 
 
 def mean_magnitude(images: torch.Tensor) -> torch.Tensor:
