@@ -35,6 +35,8 @@ figures: run
 	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images paper:movie_theater -p out_dir figures/01_movie_theater_tsne
 	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images imagenette:church -p perplexity 30.0 \
 		-p out_dir figures/01_church_tsne
+	$(PY) -m mfv_utils.run 04_prior_comparison
+	$(PY) -m mfv_utils.run 03_interpolation_study
 
 test: setup
 	$(PY) -m pytest -q
@@ -42,6 +44,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/bench_tv.py
 	$(PY) benchmarks/bench_step.py
+	$(PY) benchmarks/bench_methods.py
 	$(PY) benchmarks/stage_timings.py
 	$(PY) benchmarks/ari_seeds.py
 	$(PY) benchmarks/smoke_spread.py

@@ -1,13 +1,22 @@
 """The spread of the stochastic numbers that tests assert on, over seeds and thread counts.
 
     python benchmarks/smoke_spread.py [--seeds 5]
+    python benchmarks/smoke_spread.py --notebook04 [--seeds 4]
 
 In smoke mode (about 15 iterations): the default method from the 10 facet mean images of the
 bell-pepper notebook run (t-SNE clusters, seed 0), and every Fourier-family method from the
 3 authors' clusters the unit tests use: the smallest per-facet logit gain (final - start) and the number of top-1 facets,
 for optimization seeds 0..N-1 and 1 or 2 torch threads. The tests' thresholds must sit well
 outside the ranges printed here.
+
+``--notebook04``: what tests/test_comparison.py and tests/test_notebook04.py assert on: the
+smallest logit gain of each pixel-space prior (12 steps from noise, classes 945 and 0), and
+notebook 04's smoke run (bell pepper and tench) executed headless per seed and thread count:
+hf_ratio of ``none`` / that of ``anchored`` and both colour distances, per class.
 """
+import json
+import os
+import tempfile
 import argparse
 
 import numpy as np
@@ -27,10 +36,46 @@ def inputs(net, s, labels, groups):
     return seeds, cents, mags
 
 
+def notebook04(seeds: int):
+    from mfv_utils.run import run_notebook
+
+    net = models.load_model()
+    for name in ("l2_decay", "alpha_norm", "blur", "tv_jitter", "tv_penalty_jitter"):
+        gains = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for seed in range(seeds):
+                start, recipe = methods.COMPARISON[name]
+                res = methods.run(methods.smoke(recipe, 12), net, models.Unit("logits", (945, 0)),
+                                  optimize.noise_images(2, 224, seed), seed=seed, progress=False)
+                gains.append(float((res.history[:, -1] - res.history[:, 0]).min()))
+        print(f"prior {name:18s} min logit gain {min(gains):6.2f} .. {max(gains):6.2f}", flush=True)
+    factors, colors = [], {"none": [], "anchored": []}
+    for threads in (1, 2):
+        for seed in range(seeds):
+            with tempfile.TemporaryDirectory() as tmp:
+                os.environ["OMP_NUM_THREADS"] = str(threads)  # the kernel's torch reads it
+                run_notebook("notebooks/04_prior_comparison.py", {
+                    "classes": ["paper:bell_pepper", "imagenette:tench"], "seed": seed, "out_dir": f"{tmp}/out"},
+                    smoke=True, build_dir=tmp)
+                res = {(r["method"], r["class"]): r for r in json.load(open(f"{tmp}/out/metrics.json"))["results"]}
+            for cls in ("bell pepper", "tench"):
+                factors.append(res[("none", cls)]["hf_ratio"] / res[("anchored", cls)]["hf_ratio"])
+                for name in colors:
+                    colors[name].append(res[(name, cls)]["color_distance"])
+            print(f"notebook 04 smoke, seed {seed}, {threads} threads: hf none/anchored "
+                  f"{min(factors[-2:]):.1f} .. {max(factors[-2:]):.1f}", flush=True)
+    print(f"notebook 04 smoke: hf_ratio none / anchored {min(factors):.1f} .. {max(factors):.1f}; colour "
+          + "; ".join(f"{n} {min(v):.3f} .. {max(v):.3f}" for n, v in colors.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--notebook04", action="store_true")
     args = ap.parse_args()
+    if args.notebook04:
+        return notebook04(args.seeds)
     net = models.load_model()
     s = data.load_image_set("paper:bell_pepper")
     codes = facets.layer_codes(net, s.images, cache_dir=".cache/codes")

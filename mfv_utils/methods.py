@@ -52,6 +52,39 @@ METHODS: dict[str, Method | tuple[optimize.Phase, ...]] = {
 }
 
 
+# --------------------------------------------------------------- the prior comparison (Fig. S3)
+# Every method of notebook 04 as (start, recipe): start "noise" = the authors' noise image
+# (gray 175, sd 8), "mean" = the mean image of the class's largest facet (Algorithm 1).
+# The pixel-space baselines share one schedule (200 normalized steps, 6 -> 1 px, clipping) and
+# differ only in their prior. Penalty weights put the penalty's gradient at the size of the
+# logit's (~5e-5 per pixel at the start) on a saturated or pixel-noise image.
+JITTER = Robustness(jitter=8, scale=(1.0, 1.0), degrees=0.0)  # random shifts only (M&V 2015)
+_BASE = optimize.Phase(iters=200, window=0.0, step=(6.0, 1.0), tv=(0.4, 0.4), post=())
+COMPARISON: dict[str, tuple[str, Method | tuple[optimize.Phase, ...]]] = {
+    "none": ("noise", (_BASE,)),  # plain (normalized) gradient ascent
+    "l2_decay": ("noise", (replace(_BASE, post=(optimize.Decay(0.01),)),)),  # Simonyan et al. 2013
+    "alpha_norm": ("noise", (replace(_BASE, penalties=(optimize.AlphaNorm(300.0, 6.0),)),)),
+    "blur": ("noise", (replace(_BASE, post=(optimize.Decay(0.001), optimize.Blur(4, (1.0, 0.5)))),)),
+    "tv": ("noise", (replace(_BASE, post=(optimize.TV(),)),)),  # Fig. S3g
+    "tv_jitter": ("noise", (replace(_BASE, post=(optimize.TV(),), transform=JITTER),)),  # Fig. S3e
+    "tv_penalty_jitter": ("noise", (replace(_BASE, penalties=(optimize.TVPenalty(1000.0),),
+                                            transform=JITTER),)),
+    "blur_jitter": ("noise", (replace(_BASE, post=(optimize.Decay(0.001), optimize.Blur(4, (1.0, 0.3))),
+                                      transform=JITTER),)),  # Fig. S3h
+    "center_bias": ("noise", optimize.CENTER_BIAS),  # Fig. S3i
+    "mfv": ("mean", optimize.MEAN_INIT),  # Fig. S3k
+    "center_bias_mfv": ("mean", optimize.CENTER_BIAS),  # Fig. S8c
+    # today's methods: Lucid/Lucent's render_vis recipe (512 Adam steps of 0.05 on a 1/f
+    # spectrum with decorrelated colour, jitter/scale/rotation), from noise and from the mean
+    "fourier_noise": ("noise", Method("fourier_noise", decay=1.0, steps=512, lr=0.05,
+                                      robustness=Robustness(8, (0.9, 1.1), 10.0))),
+    "fourier_mean": ("mean", Method("fourier_mean", decay=1.0, steps=512, lr=0.05,
+                                    robustness=Robustness(8, (0.9, 1.1), 10.0))),
+    "accentuation": ("mean", METHODS["accentuation"]),
+    "anchored": ("mean", METHODS["anchored"]),
+}
+
+
 def shorten(method, factor: float):
     """A shorter version of a method (smoke runs): fewer steps / iterations."""
     if isinstance(method, Method):

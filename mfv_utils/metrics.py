@@ -5,18 +5,20 @@ import numpy as np
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from .models import Model
+from .models import Model, pick_channel
 
 
-def class_scores(model: Model, images: torch.Tensor, target: int, batch_size: int = 50) -> dict:
+def class_scores(model: Model, images: torch.Tensor, target, batch_size: int = 50) -> dict:
     """For 0..255 images (any size; the model resizes): the target's logit, its softmax
-    probability, its rank among all classes (0 = top-1) and the top-1 class, per image."""
+    probability, its rank among all classes (0 = top-1) and the top-1 class, per image.
+    ``target``: one class for all images, or a sequence with one class per image."""
     with torch.no_grad():
         logits = torch.cat([model(images[i:i + batch_size].float()) for i in range(0, len(images), batch_size)])
     probs = logits.softmax(1)
-    target_logit = logits[:, target]
+    target = tuple(int(t) for t in target) if not isinstance(target, int) else target
+    target_logit = pick_channel(logits, target)
     rank = (logits > target_logit[:, None]).sum(1)
-    return {"logit": target_logit.numpy(), "prob": probs[:, target].numpy(),
+    return {"logit": target_logit.numpy(), "prob": pick_channel(probs, target).numpy(),
             "rank": rank.numpy(), "top1": logits.argmax(1).numpy()}
 
 
@@ -159,3 +161,57 @@ def fidelity(facet_images: torch.Tensor, seeds: torch.Tensor, real: torch.Tensor
         "judge": judge.name, "k": k,
     }
     return {"summary": summary, "facets": per}
+
+
+# ----------------------------------------------------------------------------- where the evidence is
+# The class evidence map of an image is its class activation map (Zhou et al. 2016) at the
+# network's last spatial layer: for a network that average-pools that layer into a linear
+# classifier, the target logit is exactly the mean over positions of
+# ``w_target . features(y, x)`` (plus the bias), so that map says where the logit comes from.
+def class_evidence(model: Model, images: torch.Tensor, target, batch_size: int = 25,
+                   positive: bool = True) -> np.ndarray:
+    """(B, h, w) class activation maps of the target class(es) at ``model``'s "head" layer,
+    by default their positive part only (the evidence *for* the class; with ``positive=False``
+    the map's mean plus the classifier's bias is the logit). Needs a head -> average pool ->
+    linear classifier network (the EfficientNet-Lite family)."""
+    classifier = model.stages[model.logits_layer]
+    if "head" not in model.layers or not isinstance(classifier, torch.nn.Linear):
+        raise ValueError(f"class_evidence needs a 'head' layer pooled into a linear classifier; "
+                         f"{model.name} has {', '.join(model.layers)}")
+    targets = [int(target)] * len(images) if isinstance(target, int) else [int(t) for t in target]
+    maps = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            head = model(images[i:i + batch_size].float(), "head")  # (b, C, h, w)
+            w = classifier.weight[targets[i:i + batch_size]]  # (b, C)
+            cam = torch.einsum("bchw,bc->bhw", head, w)
+            maps.append(cam.clamp_min(0) if positive else cam)
+    return torch.cat(maps).numpy()
+
+
+def center_share(maps: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """Per map: the share of its total (non-negative) evidence inside the central square whose
+    side is ``fraction`` of the map's (0.5: the middle quarter of the area; a map spread evenly
+    scores about 0.25, one concentrated in the middle 1)."""
+    m = np.asarray(maps, dtype=np.float64)
+    h, w = m.shape[-2:]
+    ch, cw = h * fraction, w * fraction
+    ys = (np.arange(h) + 0.5 >= (h - ch) / 2) & (np.arange(h) + 0.5 <= (h + ch) / 2)
+    xs = (np.arange(w) + 0.5 >= (w - cw) / 2) & (np.arange(w) + 0.5 <= (w + cw) / 2)
+    inside = m[..., ys, :][..., :, xs].sum((-2, -1))
+    return inside / np.maximum(m.sum((-2, -1)), 1e-12)
+
+
+def count_peaks(maps: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Per map: the number of separate regions (8-connected) where the evidence reaches
+    ``threshold`` x its maximum: 1 for one object, more for repeated fragments."""
+    from scipy import ndimage
+
+    m = np.asarray(maps, dtype=np.float64)
+    out = []
+    for a in m.reshape(-1, *m.shape[-2:]):
+        if a.max() <= 0:
+            out.append(0)
+            continue
+        out.append(int(ndimage.label(a >= threshold * a.max(), structure=np.ones((3, 3)))[1]))
+    return np.array(out).reshape(m.shape[:-2])

@@ -33,10 +33,12 @@ MODELS = (*LITE_SIZES, "alexnet")
 
 @dataclass(frozen=True)
 class Unit:
-    """A neuron: ``(layer, channel)``; for a spatial layer optionally ``(y, x)``, else the center."""
+    """A neuron: ``(layer, channel)``; for a spatial layer optionally ``(y, x)``, else the center.
+    ``channel`` may be a tuple with one channel per image of a batch (e.g. one class per image,
+    so several classes are optimized together)."""
 
     layer: str
-    channel: int
+    channel: int | tuple[int, ...]
     y: int | None = None
     x: int | None = None
 
@@ -94,9 +96,10 @@ class Model(nn.Module):
         self.check_layer(unit.layer)
         with torch.no_grad():
             shape = self(torch.zeros(1, 3, self.input_size, self.input_size), unit.layer).shape
-        if not 0 <= unit.channel < shape[1]:
-            raise ValueError(f"unit {unit.channel} out of range for layer {unit.layer!r} "
-                             f"of {self.name} ({shape[1]} channels)")
+        for c in (unit.channel if isinstance(unit.channel, tuple) else (unit.channel,)):
+            if not 0 <= c < shape[1]:
+                raise ValueError(f"unit {c} out of range for layer {unit.layer!r} "
+                                 f"of {self.name} ({shape[1]} channels)")
         if len(shape) == 4:
             y = shape[2] // 2 if unit.y is None else unit.y
             x = shape[3] // 2 if unit.x is None else unit.x
@@ -107,11 +110,20 @@ class Model(nn.Module):
         return Unit(unit.layer, unit.channel)
 
 
+def pick_channel(act: torch.Tensor, channel: int | tuple[int, ...]) -> torch.Tensor:
+    """``act[:, channel]``, or with one channel per image ``act[b, channel[b]]`` for every b."""
+    if isinstance(channel, tuple):
+        if len(channel) != len(act):
+            raise ValueError(f"{len(channel)} channels given for a batch of {len(act)} images")
+        return act[torch.arange(len(act)), torch.as_tensor(channel)]
+    return act[:, channel]
+
+
 def unit_activation(act: torch.Tensor, unit: Unit) -> torch.Tensor:
     """Per-image activation of ``unit`` from its layer's output ``act``: shape (B,)."""
     if act.ndim == 4:
-        return act[:, unit.channel, unit.y, unit.x]
-    return act[:, unit.channel]
+        return pick_channel(act[..., unit.y, unit.x], unit.channel)
+    return pick_channel(act, unit.channel)
 
 
 # ----------------------------------------------------------------------------- builders

@@ -1,6 +1,11 @@
-"""Activation maximization with the authors' priors: jitter by center-biased crops of a
-larger canvas, a gradient step normalized by its mean magnitude, clipping to 0..255 and
-TV denoising after every step. Schedules are data: a list of :class:`Phase`.
+"""Activation maximization in pixel space with the priors of the paper and of earlier work.
+
+The authors' recipe: jitter by center-biased crops of a larger canvas, a gradient step
+normalized by its mean magnitude, clipping to 0..255 and TV denoising after every step.
+Schedules are data: a list of :class:`Phase`, and each prior is a separate piece a phase
+lists: post-step projections (:class:`TV`, :class:`Decay`, :class:`Blur`), differentiable
+penalties subtracted from the objective (:class:`AlphaNorm`, :class:`TVPenalty`) and a random
+transform before the network (:class:`mfv_utils.transforms.Robustness`, e.g. plain jitter).
 
 All images are (B, 3, H, W) float tensors in 0..255; the B images (e.g. the k facets) are
 optimized together in one batch, each from its own start image, each with its own jitter.
@@ -15,10 +20,67 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .models import Model, Unit, unit_activation
+from . import priors
+from .models import Model, Unit, pick_channel, unit_activation
 from .priors import tv_denoise
+from .transforms import Robustness
 
 REFERENCE_SIZE = 227  # the authors' AlexNet input; margins are given at this size
+
+
+@dataclass(frozen=True)
+class TV:
+    """Post-step: split-Bregman TV denoising with the phase's TV-weight ramp (the paper's prior)."""
+
+    def __call__(self, images, phase, i, ramp):
+        return tv_denoise(images, tv_weight(phase, i, ramp))
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Post-step: L2 decay towards mid-gray by ``rate`` per step (Simonyan et al. 2013)."""
+
+    rate: float
+
+    def __call__(self, images, phase, i, ramp):
+        return priors.decay(images, self.rate)
+
+
+@dataclass(frozen=True)
+class Blur:
+    """Post-step: Gaussian blur every ``every`` steps, sigma going linearly from ``sigma[0]`` to
+    ``sigma[1]`` px over the phase (Yosinski et al. 2015; the decreasing radius of Fig. S3h)."""
+
+    every: int = 4
+    sigma: tuple[float, float] = (1.0, 0.5)
+
+    def __call__(self, images, phase, i, ramp):
+        if i % self.every:
+            return images
+        s0, s1 = self.sigma
+        return priors.gaussian_blur(images, s0 + (s1 - s0) * i / max(phase.iters - 1, 1))
+
+
+@dataclass(frozen=True)
+class AlphaNorm:
+    """Penalty ``weight * alpha_norm(x, alpha)`` (Mahendran & Vedaldi 2015)."""
+
+    weight: float
+    alpha: float = 6.0
+
+    def __call__(self, images):
+        return self.weight * priors.alpha_norm(images, self.alpha)
+
+
+@dataclass(frozen=True)
+class TVPenalty:
+    """Penalty ``weight * tv_penalty(x, beta)``: TV as a loss term instead of a denoising step."""
+
+    weight: float
+    beta: float = 2.0
+
+    def __call__(self, images):
+        return self.weight * priors.tv_penalty(images, self.beta)
 
 
 @dataclass(frozen=True)
@@ -32,6 +94,9 @@ class Phase:
     step: tuple[float, float] = (1.0, 1.0)  # step size, linear over the phase
     tv: tuple[float, float] = (0.4, 0.4)  # TV weight (start, end); see tv_weight()
     objective: str = "logit"  # "logit": the unit's pre-softmax activation; "prob": softmax
+    post: tuple = (TV(),)  # applied in order after each step (after the clip to 0..255)
+    penalties: tuple = ()  # subtracted from the objective before the gradient is taken
+    transform: Robustness | None = None  # random jitter/scale/rotation of the crop before the net
 
 
 # The authors' mean-initialized schedule (act_max.tvd.mean.py, AlexNet at 227 px).
@@ -41,6 +106,25 @@ MEAN_INIT = (
     Phase(iters=20, scale=1.0, window=0.2, margin=50, step=(2.0, 2.0), tv=(0.1, 2.0)),
     Phase(iters=10, scale=None, window=0.3, margin=0, step=(2.0, 2.0), tv=(0.4, 2.0)),
 )
+
+
+# The authors' center-biased regularization (their code; Fig. 3 / S3i), from noise: a small
+# TV weight (= strong smoothing) and the softmax probability first, then the canvas grows
+# twice by 1.2 while the crops stay center-biased, so the object forms in the middle first.
+CENTER_BIAS = (
+    Phase(iters=190, scale=None, window=0.3, margin=0, step=(11.0, 11.0), tv=(0.001, 0.05), objective="prob"),
+    Phase(iters=150, scale=1.2, window=0.3, margin=0, step=(6.0, 6.0), tv=(0.01, 0.08), objective="prob"),
+    Phase(iters=150, scale=1.2, window=0.3, margin=0, step=(1.0, 1.0), tv=(0.01, 2.0)),
+    Phase(iters=30, scale=1.0, window=0.1, margin=50, step=(3.0, 3.0), tv=(0.1, 2.0)),
+    Phase(iters=10, scale=None, window=0.3, margin=0, step=(6.0, 3.0), tv=(0.01, 2.0)),
+)
+NOISE_GRAY, NOISE_SD = 175.0, 8.0  # the authors' start image: Gaussian noise around gray 175
+
+
+def noise_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """(n, 3, size, size) start images of Gaussian noise around gray 175, sd 8, clipped to 0..255."""
+    gen = torch.Generator().manual_seed(seed)
+    return (NOISE_GRAY + NOISE_SD * torch.randn(n, 3, size, size, generator=gen)).clamp_(0, 255)
 
 
 def tv_weight(phase: Phase, i: int, ramp: str = "authors") -> float:
@@ -80,7 +164,7 @@ def objective(model: Model, x: torch.Tensor, unit: Unit, kind: str = "logit") ->
     if kind == "prob":
         if unit.layer != model.logits_layer:
             raise ValueError("the 'prob' objective needs a unit of the logits layer")
-        return act.softmax(1)[:, unit.channel]
+        return pick_channel(act.softmax(1), unit.channel)
     raise ValueError(f"unknown objective {kind!r}; use 'logit' or 'prob'")
 
 
@@ -99,7 +183,8 @@ class Result:
 
 
 def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, seed: int = 0,
-             tv_ramp: str = "authors", progress: bool = True, callback=None) -> Result:
+             tv_ramp: str = "authors", progress: bool = True, callback=None,
+             snapshots: list | None = None) -> Result:
     """Maximize ``unit`` from each start image in ``start`` (B, 3, H, W), 0..255.
 
     Start images are resized to the model's input size; the canvas is upsampled when a
@@ -107,10 +192,14 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
     image (offset drawn around the canvas center), steps along the normalized gradient of
     the objective (masked to the central region when the phase has a margin), clips to
     0..255, TV-denoises the crop and writes it back. ``callback(it, canvas, values)``, if
-    given, is called after each iteration (e.g. to update a widget).
+    given, is called after each iteration (e.g. to update a widget); ``snapshots``, if given,
+    receives a copy of the canvases at the end of every phase (the paper's Fig. 3 progression).
+    A phase's ``transform`` (jitter) acts on the crop before the network, its ``penalties`` are
+    subtracted from the objective and its ``post`` steps replace TV as the phase lists them.
     """
     unit = model.unit(unit)
     rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)  # the transforms' draws (numpy's rng: the crops)
     size = model.input_size
     canvas = start.detach().float()
     if canvas.shape[-2:] != (size, size):
@@ -138,14 +227,19 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
             ox = _offsets(rng, batch, slack_x, phase.window)
             crop = torch.stack([canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size]
                                 for b in range(batch)]).requires_grad_(True)
-            values = objective(model, crop, unit, phase.objective)
-            (grad,) = torch.autograd.grad(values.sum(), crop)
+            seen = phase.transform(crop, gen) if phase.transform is not None else crop
+            values = objective(model, seen, unit, phase.objective)
+            loss = values
+            for penalty in phase.penalties:
+                loss = loss - penalty(crop)
+            (grad,) = torch.autograd.grad(loss.sum(), crop)
             if mask is not None:
                 grad = grad * mask
             scale = step_size(phase, i) / grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
             with torch.no_grad():
                 new = (crop + scale * grad).clamp_(0, 255)
-                new = tv_denoise(new, tv_weight(phase, i, tv_ramp))
+                for post in phase.post:
+                    new = post(new, phase, i, tv_ramp)
                 for b in range(batch):
                     canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] = new[b]
             history.append(values.detach().numpy())
@@ -153,5 +247,7 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
             bar.update(1)
             if callback is not None:
                 callback(it, canvas, values.detach())
+        if snapshots is not None:
+            snapshots.append(canvas.clone())
     bar.close()
     return Result(canvas, np.stack(history, axis=1) if history else np.zeros((batch, 0)))

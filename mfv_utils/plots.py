@@ -157,3 +157,56 @@ def image_rows(rows: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def image_table(cells: list[list[torch.Tensor]], row_labels: list[str], col_labels: list[str],
+                title: str = "", cell: float = 1.6, captions: list[list[str]] | None = None) -> plt.Figure:
+    """A grid of images ``cells[row][col]`` (each (3, H, W), any size: shown at one cell size)
+    with a label per row (left) and per column (top), e.g. classes x methods (Fig. S3), and
+    optionally a caption under every cell."""
+    nrows, ncols = len(cells), max(len(r) for r in cells)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows + 0.6), squeeze=False)
+    for i, row in enumerate(cells):
+        for j in range(ncols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row) and row[j] is not None:
+                ax.imshow(to_hwc(row[j]))
+                if captions:
+                    ax.set_xlabel(captions[i][j], fontsize=8)
+            else:
+                ax.set_axis_off()
+        axes[i, 0].set_ylabel(row_labels[i], fontsize=8)
+    for j, label in enumerate(col_labels[:ncols]):
+        axes[0, j].set_title(label, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def score_table(values: np.ndarray, row_labels: list[str], col_labels: list[str], better: list[str],
+                title: str = "") -> plt.Figure:
+    """A table of numbers (rows x columns) drawn as a heatmap coloured by rank within each
+    column: green = best, red = worst, where ``better[j]`` says what best is for column j:
+    "high", "low" or "one" (closest to 1 on a log scale)."""
+    from scipy.stats import rankdata
+
+    v = np.asarray(values, dtype=float)
+    score = np.zeros_like(v)
+    for j, rule in enumerate(better):
+        col = v[:, j]
+        key = {"high": -col, "low": col, "one": np.abs(np.log(np.maximum(col, 1e-12)))}[rule]
+        score[:, j] = (rankdata(key) - 1) / max(len(col) - 1, 1)  # ties share one colour
+    fig, ax = plt.subplots(figsize=(1.25 * len(col_labels) + 2.5, 0.38 * len(row_labels) + 1.4))
+    ax.imshow(score, cmap="RdYlGn_r", vmin=0, vmax=1, aspect="auto")
+    for i in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            ax.text(j, i, f"{v[i, j]:.3g}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8, rotation=20, ha="right")
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -119,3 +119,47 @@ def tv_denoise_torch(images: torch.Tensor, weight: float, max_iter: int = 100, e
                 return out
     out[live] = u[..., 1:-1, 1:-1]
     return out
+
+
+# ------------------------------------------------------------------ the priors of earlier work
+# Pure functions over (B, 3, H, W) 0..255 tensors; penalties return one number per image and are
+# differentiable (subtracted from the objective), the others are applied after a step.
+GRAY = 127.5  # images are penalized / decayed around mid-gray, not around black
+
+
+def decay(images: torch.Tensor, rate: float) -> torch.Tensor:
+    """L2 decay (Simonyan et al. 2013; Yosinski et al. 2015): shrink every pixel's distance from
+    mid-gray by the factor ``1 - rate`` (one gradient step on ``rate/2 * ||x - gray||^2``)."""
+    return GRAY + (images - GRAY) * (1.0 - rate)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of every channel with standard deviation ``sigma`` pixels
+    (kernel radius 3 sigma, reflected borders; sigma <= 0 returns the images unchanged)."""
+    if sigma <= 0:
+        return images
+    radius = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = (k / k.sum()).to(images.dtype)
+    c = images.shape[1]
+    x = torch.nn.functional.pad(images, (radius, radius, radius, radius), mode="reflect")
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def alpha_norm(images: torch.Tensor, alpha: float = 6.0) -> torch.Tensor:
+    """Per image, the mean of ``|x - gray| ** alpha`` with pixels scaled to -1..1 (Mahendran &
+    Vedaldi 2015's alpha-norm, alpha = 6: it lets most pixels move and stops extreme ones)."""
+    z = (images - GRAY) / GRAY
+    return z.abs().pow(alpha).flatten(1).mean(1)
+
+
+def tv_penalty(images: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
+    """Per image, the mean of ``((dx^2 + dy^2) ** (beta / 2))`` over pixels of 0..1 images, with
+    forward differences (Mahendran & Vedaldi 2015's differentiable TV, beta = 2: the form of
+    TV one adds to the loss, instead of denoising after each step as ``tv_denoise`` does)."""
+    x = images / 255.0
+    dx = x[..., :-1, 1:] - x[..., :-1, :-1]
+    dy = x[..., 1:, :-1] - x[..., :-1, :-1]
+    return (dx.square() + dy.square() + 1e-8).pow(beta / 2).flatten(1).mean(1)
