@@ -85,6 +85,13 @@ COMPARISON: dict[str, tuple[str, Method | tuple[optimize.Phase, ...]]] = {
 }
 
 
+def check_known(names, table=METHODS) -> None:
+    """Raise one ValueError naming every name that is not a key of ``table`` (and the known ones)."""
+    unknown = [name for name in names if name not in table]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(table)}")
+
+
 def shorten(method, factor: float):
     """A shorter version of a method (smoke runs): fewer steps / iterations."""
     if isinstance(method, Method):

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from .models import Model, pick_channel
+from .models import Model, channels_per_image, pick_channel
 
 
 def class_scores(model: Model, images: torch.Tensor, target, batch_size: int = 50) -> dict:
@@ -15,7 +15,6 @@ def class_scores(model: Model, images: torch.Tensor, target, batch_size: int = 5
     with torch.no_grad():
         logits = torch.cat([model(images[i:i + batch_size].float()) for i in range(0, len(images), batch_size)])
     probs = logits.softmax(1)
-    target = tuple(int(t) for t in target) if not isinstance(target, int) else target
     target_logit = pick_channel(logits, target)
     rank = (logits > target_logit[:, None]).sum(1)
     return {"logit": target_logit.numpy(), "prob": pick_channel(probs, target).numpy(),
@@ -178,7 +177,7 @@ def class_evidence(model: Model, images: torch.Tensor, target, batch_size: int =
     if "head" not in model.layers or not isinstance(classifier, torch.nn.Linear):
         raise ValueError(f"class_evidence needs a 'head' layer pooled into a linear classifier; "
                          f"{model.name} has {', '.join(model.layers)}")
-    targets = [int(target)] * len(images) if isinstance(target, int) else [int(t) for t in target]
+    targets = channels_per_image(target, len(images))
     maps = []
     with torch.no_grad():
         for i in range(0, len(images), batch_size):

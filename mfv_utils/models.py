@@ -18,6 +18,8 @@ steps, clipping and TV denoising never depend on the model.
 """
 from __future__ import annotations
 
+import numbers
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,13 +112,21 @@ class Model(nn.Module):
         return Unit(unit.layer, unit.channel)
 
 
-def pick_channel(act: torch.Tensor, channel: int | tuple[int, ...]) -> torch.Tensor:
-    """``act[:, channel]``, or with one channel per image ``act[b, channel[b]]`` for every b."""
-    if isinstance(channel, tuple):
-        if len(channel) != len(act):
-            raise ValueError(f"{len(channel)} channels given for a batch of {len(act)} images")
-        return act[torch.arange(len(act)), torch.as_tensor(channel)]
-    return act[:, channel]
+def channels_per_image(channel, n: int) -> torch.Tensor:
+    """(n,) long tensor: one channel for every image, or the given sequence of n channels."""
+    if isinstance(channel, numbers.Integral):
+        return torch.full((n,), int(channel), dtype=torch.long)
+    ch = torch.as_tensor([int(c) for c in channel], dtype=torch.long)
+    if len(ch) != n:
+        raise ValueError(f"{len(ch)} channels given for a batch of {n} images")
+    return ch
+
+
+def pick_channel(act: torch.Tensor, channel) -> torch.Tensor:
+    """``act[:, channel]``, or with one channel per image (a sequence) ``act[b, channel[b]]``."""
+    if isinstance(channel, numbers.Integral):
+        return act[:, channel]
+    return act[torch.arange(len(act)), channels_per_image(channel, len(act))]
 
 
 def unit_activation(act: torch.Tensor, unit: Unit) -> torch.Tensor:

@@ -192,10 +192,8 @@ plt.show() if interactive else plt.close(fig)
 # %%
 unit = models.Unit(net.logits_layer, target_class.index)
 runs = list(dict.fromkeys([method] + list(compare)))
-recipes = {name: methods.METHODS[name] if name in methods.METHODS else None for name in runs}
-unknown = [name for name, r in recipes.items() if r is None]
-if unknown:
-    raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(methods.METHODS)}")
+methods.check_known(runs)
+recipes = {name: methods.METHODS[name] for name in runs}
 if smoke:
     recipes = {name: methods.smoke(r) for name, r in recipes.items()}
 # what the anchors and maco need: each facet's centroid at the clustering layer and the mean

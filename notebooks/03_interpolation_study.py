@@ -75,9 +75,7 @@ def lap(stage):
     tic = now
 
 
-unknown = [name for name in methods if name not in mfv_methods.METHODS]
-if unknown:
-    raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(mfv_methods.METHODS)}")
+mfv_methods.check_known(methods)
 if n_interpolants < 1 or pairs < 1:
     raise ValueError(f"need pairs >= 1 and n_interpolants >= 1, got {pairs} and {n_interpolants}")
 net = models.load_model(model)

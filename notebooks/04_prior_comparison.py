@@ -89,9 +89,7 @@ def lap(stage):
     tic = now
 
 
-unknown = [name for name in methods if name not in mfv_methods.COMPARISON]
-if unknown:
-    raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(mfv_methods.COMPARISON)}")
+mfv_methods.check_known(methods, mfv_methods.COMPARISON)
 net = models.load_model(model)
 judge_net = models.load_model(judge)
 

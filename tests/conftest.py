@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,13 @@ SHARED = REPO.parent / "shared" / "data"
 # shared folder beside the checkout (CI's .ci/run sets it the same way).
 if not os.environ.get("MFV_DATA_DIR") and SHARED.is_dir():
     os.environ["MFV_DATA_DIR"] = str(SHARED)
+
+
+def run_cli(notebook, *args, build, timeout=900):
+    """Run ``python -m mfv_utils.run <notebook> --build-dir <build> *args`` from the repository
+    root, as a user would; returns the finished process (stdout, stderr, returncode)."""
+    return subprocess.run([sys.executable, "-m", "mfv_utils.run", str(notebook), "--build-dir", str(build), *args],
+                          cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

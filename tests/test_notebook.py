@@ -1,6 +1,5 @@
 """Notebook 01 executed for real: jupytext -> papermill -> python3 kernel, via the CLI runner."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,14 +10,13 @@ import pytest
 from PIL import Image
 
 from .conftest import REPO
+from .conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "01_bell_pepper_tsne.py"
 
 
 def run_cli(*args, build):
-    env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "mfv_utils.run", str(NB), "--build-dir", str(build), *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    return run_notebook_cli(NB, *args, build=build)
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,18 @@
 """Notebook 03 (interpolation study) executed for real in smoke mode through the CLI runner:
 one pair of the authors' bell-pepper clusters, 3 interpolants, both methods."""
 import json
-import os
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from .conftest import REPO
+from .conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "03_interpolation_study.py"
 
 
 def run_cli(*args, build):
-    return subprocess.run([sys.executable, "-m", "mfv_utils.run", str(NB), "--build-dir", str(build), *args],
-                          cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=900)
+    return run_notebook_cli(NB, *args, build=build, timeout=900)
 
 
 @pytest.fixture(scope="module")

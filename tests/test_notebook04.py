@@ -1,22 +1,19 @@
 """Notebook 04 (prior comparison) executed for real in smoke mode through the CLI runner, on
 two of its classes (one of the paper's, one Imagenette class) and every method."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
 
 from .conftest import REPO
+from .conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "04_prior_comparison.py"
 CLASSES = '["paper:bell_pepper", "imagenette:tench"]'
 
 
 def run_cli(*args, build):
-    return subprocess.run([sys.executable, "-m", "mfv_utils.run", str(NB), "--build-dir", str(build), *args],
-                          cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=1200)
+    return run_notebook_cli(NB, *args, build=build, timeout=1200)
 
 
 @pytest.fixture(scope="module")
