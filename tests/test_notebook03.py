@@ -55,3 +55,19 @@ def test_the_series_starts_at_real_images_and_the_figure_has_its_rows(smoke03):
     assert 0.8 < w / h < 2.5  # 2 pairs x (start row + 2 method rows) = 6 rows, 5 columns
     ends = {e for r in m["pairs"] for e in r["ends"]}
     assert all(e.startswith("mfv-paper/") for e in ends)
+
+
+def test_the_start_images_are_scored_as_the_baseline(smoke03):
+    """The start images get the same score (q between the two real ends): +-1 at the ends by
+    construction, one row per pair, and its snap share is what the verdict compares against."""
+    out, m = smoke03
+    assert len(m["start_pairs"]) == 2
+    for r in m["start_pairs"]:
+        assert r["q"][0] == pytest.approx(1, abs=1e-3) and r["q"][-1] == pytest.approx(-1, abs=1e-3)
+        assert set(r["label"]) <= {"A", "B", "blend"}
+    interior = [lab for r in m["start_pairs"] for lab in r["label"][1:-1]]
+    assert m["start_snap_share"] == pytest.approx(sum(lab != "blend" for lab in interior) / len(interior), abs=1e-4)
+    for name in m["methods"]:
+        assert m["verdict"][name]["snaps_more_than_start"] == (m["snap_share"][name] > m["start_snap_share"])
+    for r in m["pairs"]:  # every method's row carries its series' start q
+        assert r["start_q"] == m["start_pairs"][r["pair"]]["q"]
