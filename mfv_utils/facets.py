@@ -19,6 +19,8 @@ import torch
 from openTSNE import TSNE
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+from tqdm.auto import tqdm
 
 from .models import Model
 
@@ -55,6 +57,74 @@ def layer_codes(model: Model, images: torch.Tensor, layer: str | None = None,
     if path is not None:
         atomic_save_npy(path, codes)
     return codes
+
+
+def map_position(size: int, fraction: float) -> int:
+    """The unit index at ``fraction`` (0..1) of a map of ``size`` units: 0.5 = the center."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"a position is a fraction of the map in 0..1, got {fraction}")
+    return min(int(fraction * size), size - 1)
+
+
+def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_size: int = 50,
+                  cache_dir: str | Path | None = None, progress: bool = True,
+                  position: tuple[float, float] = (0.5, 0.5)) -> dict[str, np.ndarray]:
+    """Per layer, the code of every image at one unit position (``position``: fractions of the
+    map, default the center): the column of all channels there for a spatial layer (the code
+    of that unit's receptive-field patch), the whole vector for a fully connected one. (N, C)
+    float32 each, from one pass over the images; each layer cached on disk (atomically) keyed
+    by model, weights, layer, position and the images' bytes, so a pool is coded once."""
+    fy, fx = (float(v) for v in position)
+    map_position(1, fy), map_position(1, fx)
+    for layer in layers:
+        model.check_layer(layer)
+    out, paths = {}, {}
+    if cache_dir is not None:
+        digest = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+        weights = hashlib.sha256(model.stages[model.logits_layer].weight.detach().numpy().tobytes()).hexdigest()[:8]
+        for layer in layers:
+            paths[layer] = Path(cache_dir) / f"columns-{model.name}-{weights}-{layer}-{fy:g}-{fx:g}-{digest}.npy"
+            if paths[layer].is_file():
+                out[layer] = np.load(paths[layer])
+    todo = [layer for layer in layers if layer not in out]
+    if todo:
+        parts = {layer: [] for layer in todo}
+        with torch.no_grad():
+            for i in tqdm(range(0, len(images), batch_size), disable=not progress,
+                          desc=f"coding {len(images)} images at {', '.join(todo)}"):
+                acts = model.features(images[i:i + batch_size], todo)
+                for layer, a in acts.items():
+                    parts[layer].append(a[..., map_position(a.shape[-2], fy), map_position(a.shape[-1], fx)]
+                                        if a.ndim == 4 else a)
+        for layer in todo:
+            out[layer] = torch.cat(parts[layer]).numpy().astype(np.float32)
+            if layer in paths:
+                atomic_save_npy(paths[layer], out[layer])
+    return {layer: out[layer] for layer in layers}
+
+
+def top_indices(activations: np.ndarray, n: int | float) -> np.ndarray:
+    """Indices of the ``n`` largest activations, largest first (ties by index); ``n`` a count
+    or, below 1, a fraction of the images (the paper: the top 2% of 50,000)."""
+    total = len(activations)
+    count = int(round(n * total)) if isinstance(n, float) and n < 1 else int(n)
+    if not 1 <= count <= total:
+        raise ValueError(f"top_n={n} selects {count} of {total} images; need 1..{total}")
+    return np.argsort(-np.asarray(activations, dtype=np.float64), kind="stable")[:count]
+
+
+def choose_k(embedding: np.ndarray, ks=range(2, 11), seed: int = 0) -> tuple[int, dict[int, float]]:
+    """How many facets the data supports: the k of ``ks`` whose k-means clustering of the
+    embedding has the highest mean silhouette (ties: the smaller k). Returns (k, {k: score})."""
+    scores = {}
+    for k in ks:
+        if 2 <= k < len(embedding):
+            labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embedding)
+            scores[int(k)] = float(silhouette_score(embedding, labels)) if len(set(labels)) > 1 else -1.0
+    if not scores:
+        raise ValueError(f"no k of {list(ks)} fits {len(embedding)} points (need 2 <= k < n)")
+    best = max(scores, key=lambda k: (round(scores[k], 12), -k))
+    return best, scores
 
 
 def embed(codes: np.ndarray, pca_dim: int = 50, seed: int = 0, perplexity: float = 30.0,

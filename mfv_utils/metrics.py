@@ -121,6 +121,17 @@ def color_distance(image: torch.Tensor, real: torch.Tensor, bins: int = 8) -> fl
     return float(np.sqrt(max(0.0, 1 - np.sqrt(p * q).sum())))
 
 
+def class_entropy(classes: np.ndarray) -> float:
+    """Entropy in bits of the distribution of ImageNet classes among images (unknown, -1,
+    left out): 0 when all share one class (a pure unit), log2(n) when all differ (an amalgam)."""
+    c = np.asarray(classes)
+    c = c[c >= 0]
+    if len(c) == 0:
+        return float("nan")
+    p = np.unique(c, return_counts=True)[1] / len(c)
+    return float(-(p * np.log2(p)).sum())
+
+
 def topk_hits(ranks: np.ndarray, k: int) -> int:
     """How many images have the target class among the network's top k (rank < k)."""
     return int((np.asarray(ranks) < k).sum())

@@ -171,3 +171,28 @@ def test_resize_keeps_the_center_square(tmp_path):
     out = data.read_image(tmp_path / "wide.png", size=50)
     assert out.shape == (3, 50, 50)
     assert out.float().mean() > 240  # the crop is the white center
+
+
+def test_pools_know_the_class_of_every_image(tmp_path):
+    """The named parts carry their ImageNet classes (labels.txt, WNID folders, file names);
+    a folder gets them from its own labels.txt or WNID subfolders, -1 where neither says,
+    and a bad file is skipped with a warning naming it."""
+    val = SHARED / "ilsvrc12-val-1300"
+    lines = (val / "labels.txt").read_text().splitlines()[:3]
+    folder = tmp_path / "pool"
+    (folder / "n07720875").mkdir(parents=True)
+    for line in lines:
+        shutil.copy(val / line.split()[0], folder / line.split()[0])
+    (folder / "labels.txt").write_text("\n".join(lines[:2]) + "\n")  # the third image is not listed
+    pepper = sorted((SHARED / "mfv-paper" / "mean_images" / "n07720875" / "0").glob("*.JPEG"))[0]
+    shutil.copy(pepper, folder / "n07720875" / "p.JPEG")
+    (folder / "n07720875" / "broken.JPEG").write_bytes(b"not an image")
+    with pytest.warns(data.SkippedFileWarning, match="broken.JPEG"):
+        pool = data.load_pool([str(folder), "samples"], size=64)
+    assert pool.images.shape == (4 + 1000, 3, 64, 64) and len(pool.skipped) == 1
+    by_name = {p.name: c for p, c in zip(pool.paths, pool.classes)}
+    assert [by_name[x.split()[0]] for x in lines] == [int(lines[0].split()[1]), int(lines[1].split()[1]), -1]
+    assert by_name["p.JPEG"] == 945  # bell pepper, from its WNID folder
+    assert pool.classes[4:].tolist() == list(range(1000))  # one sample per class, in class order
+    with pytest.raises(ValueError, match="unknown pool part 'nowhere'"):
+        data.load_pool(["nowhere"])
