@@ -59,9 +59,7 @@ tv_ramp = "authors"  # paper method: "authors" (their TV-weight expression, as p
 
 # %%
 import json
-import random
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -72,24 +70,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mfv_utils import data, facets, methods, metrics, models, param, plots, provenance
+from mfv_utils import data, facets, methods, metrics, models, param, plots, provenance, session
 
-random.seed(seed)
-np.random.seed(seed)
-torch.manual_seed(seed)
-out = Path(out_dir)
-(out / "facets").mkdir(parents=True, exist_ok=True)
-(out / "means").mkdir(parents=True, exist_ok=True)
-timings = {}
-tic = time.perf_counter()
-
-
-def lap(stage):
-    """Record the seconds spent since the last call under ``stage``."""
-    global tic
-    now = time.perf_counter()
-    timings[stage] = round(now - tic, 3)
-    tic = now
+out, lap = session.start(seed, out_dir, "facets", "means")
+timings = lap.timings
 
 
 # %% [markdown]

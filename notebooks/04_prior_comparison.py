@@ -57,9 +57,7 @@ out_dir = "figures/04_prior_comparison"
 
 # %%
 import json
-import random
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -69,24 +67,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from mfv_utils import data, facets, metrics, models, optimize, plots, provenance
+from mfv_utils import data, facets, metrics, models, optimize, plots, provenance, session
 from mfv_utils import methods as mfv_methods
 
-random.seed(seed)
-np.random.seed(seed)
-torch.manual_seed(seed)
-out = Path(out_dir)
-out.mkdir(parents=True, exist_ok=True)
-timings = {}
-tic = time.perf_counter()
-
-
-def lap(stage):
-    """Record the seconds spent since the last call under ``stage``."""
-    global tic
-    now = time.perf_counter()
-    timings[stage] = round(now - tic, 3)
-    tic = now
+out, lap = session.start(seed, out_dir)
+timings = lap.timings
 
 
 mfv_methods.check_known(methods, mfv_methods.COMPARISON)
