@@ -37,6 +37,7 @@ figures: run
 		-p out_dir figures/01_church_tsne
 	$(PY) -m mfv_utils.run 04_prior_comparison
 	$(PY) -m mfv_utils.run 03_interpolation_study
+	$(PY) -m mfv_utils.run 02_hidden_layer_facets
 
 test: setup
 	$(PY) -m pytest -q
