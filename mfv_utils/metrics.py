@@ -129,7 +129,7 @@ def class_entropy(classes: np.ndarray) -> float:
     if len(c) == 0:
         return float("nan")
     p = np.unique(c, return_counts=True)[1] / len(c)
-    return float(-(p * np.log2(p)).sum())
+    return max(0.0, float(-(p * np.log2(p)).sum()))  # never -0.0
 
 
 def topk_hits(ranks: np.ndarray, k: int) -> int:

@@ -229,7 +229,10 @@ lap("optimize")
 # - **Amalgam or pure**: the entropy (bits) of the ImageNet classes among a unit's top images,
 #   and their number. Class units should be purer (lower) than the hidden fully connected ones.
 #   The pool over-represents the 10 Imagenette classes (~390 images each vs ~1-3 for the
-#   others), which lowers every entropy; the comparison between layers is what counts.
+#   others), which lowers every entropy; the comparison between layers is what counts. It
+#   also favours the Imagenette classes among the class units the rule picks (they have the
+#   most strongly activating images), and such a unit's top images are then nearly all of its
+#   class: read the class units' purity as an upper bound.
 # - **Facet fidelity** of the shown units (as in notebook 01, within U): `facet_identity`
 #   (each visualization nearest the centroid of its own cluster's real patches among the shown
 #   clusters), `diversity_ratio` (visualizations' diversity / the clusters' representative
@@ -295,35 +298,44 @@ lap("measure")
 #
 # One row per layer (shallow at the top), the shown units side by side, each unit's facets
 # (its largest clusters, largest first) at the true pixel size of the unit's field: a
-# `block1` unit sees a few pixels, a `block5` unit the whole image. The label under each
-# unit gives its channel and its activation before -> after optimization.
+# `block1` unit sees a few pixels, a `block5` unit the whole image. Fields smaller than 36 px
+# are drawn a second time, magnified (x N, nearest neighbour), beside the true-size ones. The
+# label under each unit gives its channel and its activation before -> after optimization.
 
 # %%
-gap, unit_gap, label_h, left_w = 3, 24, 28, 150
+gap, unit_gap, label_h, left_w, min_row, min_unit = 3, 24, 28, 150, 36, 200
 rows_px = []
 for layer in layers:
     side = fields[layer].visible_box(*at[layer])[2]
+    zoom = -(-min_row // side) if side < min_row else 1  # small fields: also drawn magnified x zoom
     shown = [u for u in units if u["layer"] == layer and u["shown"]]
-    width = sum(len(u["largest"]) * (side + gap) + unit_gap for u in shown)
-    rows_px.append((layer, side, shown, width))
-width_px = left_w + max(w for *_, w in rows_px)
-H = sum(side + label_h for _, side, _, _ in rows_px) + 10
+    block = [max(len(u["largest"]) * (side + gap)
+                 + (3 * gap + len(u["largest"]) * (side * zoom + gap) if zoom > 1 else 0), min_unit) for u in shown]
+    rows_px.append((layer, side, zoom, shown, block))
+width_px = left_w + max(sum(b + unit_gap for b in block) for *_, block in rows_px)
+H = sum(side * zoom + label_h for _, side, zoom, _, _ in rows_px) + 10
 mosaic = np.full((H, width_px, 3), 255, dtype=np.uint8)
 labels_at = []
 y = 5
-for layer, side, shown, _ in rows_px:
+for layer, side, zoom, shown, block in rows_px:
     x = left_w
-    for u in shown:
+    for u, b in zip(shown, block):
         x0 = x
-        for img in u["visualizations"]:
+        for img in u["visualizations"]:  # true size
             mosaic[y:y + side, x:x + side] = plots.to_hwc(img)
             x += side + gap
-        labels_at.append((x0, y + side + 2, f"unit {u['channel']}: {u['act_start'].mean():.1f} -> "
-                                            f"{u['act_end'].mean():.1f}"))
-        x += unit_gap
+        if zoom > 1:  # then the same facets magnified (nearest neighbour)
+            x += 3 * gap
+            for img in u["visualizations"]:
+                big = np.repeat(np.repeat(plots.to_hwc(img), zoom, axis=0), zoom, axis=1)
+                mosaic[y:y + side * zoom, x:x + side * zoom] = big
+                x += side * zoom + gap
+        labels_at.append((x0, y + side * zoom + 2, f"unit {u['channel']}: {u['act_start'].mean():.1f} -> "
+                                                   f"{u['act_end'].mean():.1f}" + (f" (then x{zoom})" if zoom > 1 else "")))
+        x = x0 + b + unit_gap
     f = fields[layer]
-    labels_at.append((4, y + side / 2, f"{layer}\n{'whole image' if f.is_global else f'field {f.size} px'}"))
-    y += side + label_h
+    labels_at.append((4, y + side * zoom / 2, f"{layer}\n{'whole image' if f.is_global else f'field {f.size} px'}"))
+    y += side * zoom + label_h
 dpi = 100
 fig = plt.figure(figsize=(width_px / dpi, H / dpi), dpi=dpi)
 ax = fig.add_axes([0, 0, 1, 1])
@@ -356,8 +368,9 @@ for layer in s9_layers:
             top_class = np.bincount(np.maximum(pool_set.classes[idx], 0)).argmax()
             row_labels.append(f"{layer} {u['channel']}\nfacet {j}\n({names.get(int(top_class), '?')[:14]})")
 if cells:
-    fig = plots.image_table(cells, row_labels, ["visualization", "real", "real", "real", "real"],
-                            title="Fig. S9: each facet beside 4\nof its nearest real images", cell=1.3)
+    fig = plots.image_table(cells, row_labels, ["visualization", "real", "real", "real", "real"], cell=1.3)
+    fig.subplots_adjust(top=1 - 0.75 / fig.get_figheight())  # room for the title above the column titles
+    fig.suptitle("Fig. S9: facets beside 4 of their images", y=1 - 0.12 / fig.get_figheight(), fontsize=10)
     fig.savefig(out / "figS9_fc_facets.png", dpi=60)
     plt.show() if interactive else plt.close(fig)
 

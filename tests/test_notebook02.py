@@ -66,8 +66,10 @@ def test_depth_statistics_purity_and_claims(smoke02):
 def test_figures_draw_every_layer_at_its_field_size(smoke02):
     out, m = smoke02
     fig6 = Image.open(out / "fig6_hidden_facets.png")
-    # one row per layer, each as tall as the layer's drawn field plus a label line (28 px)
-    assert fig6.size[1] == sum(x["drawn_px"] + 28 for x in m["layers"]) + 10
+    # one row per layer, each as tall as the layer's drawn field plus a label line (28 px); a field
+    # under 36 px is also drawn magnified by the smallest integer that reaches 36 (19 px: x2)
+    assert fig6.size[1] == sum(x["drawn_px"] * (-(-36 // x["drawn_px"]) if x["drawn_px"] < 36 else 1) + 28
+                               for x in m["layers"]) + 10
     s9 = Image.open(out / "figS9_fc_facets.png")
     # 2 layers x 1 unit x 2 facets = 4 rows; a visualization and 4 real images = 5 columns (1.3 in, 60 dpi)
     assert s9.size == (round(5 * 1.3 * 60), round((4 * 1.3 + 0.6) * 60))
