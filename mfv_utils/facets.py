@@ -38,6 +38,14 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
         raise
 
 
+def cache_ids(model: Model, images: torch.Tensor) -> tuple[str, str]:
+    """What a code cache's file name is keyed by: ``(<model name>-<weights hash>, <hash of the
+    images' bytes>)``, so a change of weights, image set or resizing never hits a stale file."""
+    digest = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+    weights = hashlib.sha256(model.stages[model.logits_layer].weight.detach().numpy().tobytes()).hexdigest()[:8]
+    return f"{model.name}-{weights}", digest
+
+
 def layer_codes(model: Model, images: torch.Tensor, layer: str | None = None,
                 batch_size: int = 50, cache_dir: str | Path | None = None) -> np.ndarray:
     """Activations of ``layer`` (default ``model.code_layer``) for uint8/float 0..255 images,
@@ -46,9 +54,8 @@ def layer_codes(model: Model, images: torch.Tensor, layer: str | None = None,
     layer = model.check_layer(layer or model.code_layer)
     path = None
     if cache_dir is not None:
-        digest = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
-        weights = hashlib.sha256(model.stages[model.logits_layer].weight.detach().numpy().tobytes())
-        path = Path(cache_dir) / f"codes-{model.name}-{weights.hexdigest()[:8]}-{layer}-{digest}.npy"
+        model_id, digest = cache_ids(model, images)
+        path = Path(cache_dir) / f"codes-{model_id}-{layer}-{digest}.npy"
         if path.is_file():
             return np.load(path)
     with torch.no_grad():
@@ -80,10 +87,9 @@ def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_s
         model.check_layer(layer)
     out, paths = {}, {}
     if cache_dir is not None:
-        digest = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
-        weights = hashlib.sha256(model.stages[model.logits_layer].weight.detach().numpy().tobytes()).hexdigest()[:8]
+        model_id, digest = cache_ids(model, images)
         for layer in layers:
-            paths[layer] = Path(cache_dir) / f"columns-{model.name}-{weights}-{layer}-{fy:g}-{fx:g}-{digest}.npy"
+            paths[layer] = Path(cache_dir) / f"columns-{model_id}-{layer}-{fy:g}-{fx:g}-{digest}.npy"
             if paths[layer].is_file():
                 out[layer] = np.load(paths[layer])
     todo = [layer for layer in layers if layer not in out]
