@@ -1,18 +1,19 @@
 """Image priors: small pure functions over (B, 3, H, W) float tensors in 0..255.
 
 `tv_denoise` is the authors' prior (split Bregman total-variation denoising after every
-step). It runs the fused numba kernel of :mod:`.tv_kernel` (skimage's algorithm, per-image
-stopping; 1.2-2.5x skimage per image at batch 10 so far); where numba is missing it falls back
-to :func:`tv_denoise_torch`, a plain vectorized torch version kept as the reference.
+step). It runs the fused numba kernel of :mod:`.tv_kernel` (skimage's algorithm, border and
+per-image stopping rule; about 9x skimage per image at batch 10 on 2 cores, see
+``benchmarks/bench_tv.py``); where numba is missing it falls back to :func:`tv_denoise_torch`,
+a plain vectorized torch version kept as the reference.
 """
 from __future__ import annotations
 
 import torch
 
 try:
-    from .tv_kernel import tv_bregman
+    from .tv_kernel import tv_bregman_nchw
 except ImportError:  # numba missing: the torch reference does the job, slower
-    tv_bregman = None
+    tv_bregman_nchw = None
 
 
 def _check(images: torch.Tensor, weight: float) -> None:
@@ -35,10 +36,9 @@ def tv_denoise(images: torch.Tensor, weight: float, max_iter: int = 100, eps: fl
     images: (B, C, H, W) float tensor, any range (0..255 here). Returns a new float32 tensor.
     """
     _check(images, weight)
-    if tv_bregman is None:
+    if tv_bregman_nchw is None:
         return tv_denoise_torch(images, weight, max_iter, eps)
-    x = images.detach().float().permute(0, 2, 3, 1).contiguous().numpy()
-    return torch.from_numpy(tv_bregman(x, weight, max_iter, eps)).permute(0, 3, 1, 2).contiguous()
+    return torch.from_numpy(tv_bregman_nchw(images.detach().cpu().numpy(), weight, max_iter, eps)[0])
 
 
 def tv_denoise_torch(images: torch.Tensor, weight: float, max_iter: int = 100, eps: float = 1e-3) -> torch.Tensor:
