@@ -43,7 +43,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) benchmarks/bench_tv.py
+	$(PY) benchmarks/bench_tv.py --check
 	$(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/bench_methods.py
 	$(PY) benchmarks/stage_timings.py
