@@ -233,6 +233,9 @@ def tv_bregman_nchw(images: np.ndarray, weight: float, max_iter: int = 100, eps:
     its output already saved. The result depends neither on the batch, nor on the lane an image
     sits in, nor on the thread count: lanes never mix. With ``fuse=1`` every image stops at
     exactly skimage's sweep."""
+    if images.ndim != 4 or min(images.shape[2:]) < 2:
+        raise ValueError(f"tv_bregman needs (N, C, H, W) images of at least 2x2 pixels, got shape "
+                         f"{tuple(images.shape)}")
     n, c, h, w = images.shape
     out = np.empty((n, c, h, w), np.float32)
     sweeps = np.zeros(n, int)

@@ -118,6 +118,8 @@ def test_kernel_counts_sweeps_and_respects_max_iter(bell_pepper):
     assert np.array_equal(tv_kernel.tv_bregman(x, 0.4, max_iter=0), x)  # no sweep: the input
     empty = tv_kernel.tv_bregman(x[:0], 0.4)
     assert empty.shape == (0, *x.shape[1:])
+    with pytest.raises(ValueError, match="at least 2x2 pixels, got shape"):
+        tv_kernel.tv_bregman(x[:, :1], 0.4)
 
 
 def test_kernels_are_compiled_per_padded_width():
