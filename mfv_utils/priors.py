@@ -2,7 +2,7 @@
 
 `tv_denoise` is the authors' prior (split Bregman total-variation denoising after every
 step). It runs the fused numba kernel of :mod:`.tv_kernel` (skimage's algorithm, border and
-per-image stopping rule; about 9x skimage per image at batch 10 on 2 cores, see
+per-image stopping rule; about 10x skimage per image at batch 10 on 2 cores, see
 ``benchmarks/bench_tv.py``); where numba is missing it falls back to :func:`tv_denoise_torch`,
 a plain vectorized torch version kept as the reference.
 """
