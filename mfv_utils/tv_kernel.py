@@ -259,9 +259,8 @@ def tv_bregman_nchw(images: np.ndarray, weight: float, max_iter: int = 100, eps:
 def _solve(kernel, buf, out, sweeps, weight, max_iter, eps, fuse, nthreads) -> None:
     """Run passes of ``fuse`` sweeps on the loaded buffer until every image has met eps (or
     max_iter); each image's result goes to ``out`` at the end of the pass where it is done, and
-    the sweep at which it met eps (or max_iter) to ``sweeps``. The
-    passes end at the same sweeps whatever the batch, so an image's result does not depend on
-    the other images."""
+    the sweep at which it met eps (or max_iter) to ``sweeps``. The passes end at the same sweeps
+    whatever the batch, so an image's result does not depend on the other images."""
     ngroups = buf.shape[0]
     n, c, h, w = out.shape
     flat = buf.reshape(ngroups, -1)
@@ -287,9 +286,10 @@ def _solve(kernel, buf, out, sweeps, weight, max_iter, eps, fuse, nthreads) -> N
 
 
 def warm_up(widths=(224,)) -> float:
-    """Compile (or load from numba's disk cache) the kernels for images of these widths; returns
-    the seconds it took. The first call on a machine compiles (a few seconds per width)."""
+    """Compile (or load from numba's disk cache) the kernels for images of these widths, for the
+    C-contiguous float32 NCHW arrays that :func:`mfv_utils.priors.tv_denoise` passes; returns the
+    seconds it took. The first call on a machine compiles (1-2 s, then about 0.5 s per width)."""
     t = time.perf_counter()
     for w in widths:
-        tv_bregman(np.zeros((1, 2, w, 1), np.float32), 1.0, max_iter=1)
+        tv_bregman_nchw(np.zeros((1, 1, 2, w), np.float32), 1.0, max_iter=1)
     return time.perf_counter() - t
