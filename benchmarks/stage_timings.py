@@ -1,15 +1,58 @@
-"""Stage timings of notebook 01's committed full runs (from their metrics.json).
+"""Stage timings of full notebook runs, from their metrics.json, and the speed-up between two runs.
 
-    python benchmarks/stage_timings.py [figures/01_*/metrics.json ...]
+    python benchmarks/stage_timings.py [RUN ...]
+    python benchmarks/stage_timings.py --compare BEFORE AFTER [BEFORE AFTER ...]
+
+A RUN is a figure folder or its metrics.json (default: every ``figures/*/metrics.json``). Each
+prints its stages in seconds and their total. ``--compare`` takes pairs of runs of the same
+notebook and parameters (e.g. before and after a change, on one machine) and prints each
+stage's ratio before / after and the total's.
 """
+import argparse
 import json
-import sys
 from pathlib import Path
 
-paths = [Path(p) for p in sys.argv[1:]] or sorted(Path("figures").glob("01_*/metrics.json"))
-for p in paths:
+
+def load(run: str | Path) -> dict:
+    p = Path(run)
+    p = p / "metrics.json" if p.is_dir() else p
     m = json.loads(p.read_text())
-    t = m["timings"]
-    total = sum(t.values())
-    print(f"{p.parent.name} ({m['images']}, {m['iterations']} iterations, smoke={m['smoke']}): "
-          + ", ".join(f"{k} {v:.1f}s" for k, v in t.items()) + f"; total {total:.0f}s")
+    m["_name"] = p.parent.name
+    return m
+
+
+def describe(m: dict) -> str:
+    device = m.get("provenance", {}).get("device", {})
+    where = f"{device.get('type', 'cpu')}: {device.get('name', '?')}" if device else "device not recorded"
+    return f"{m['_name']} (smoke={m.get('smoke')}, {where}, levers {m.get('provenance', {}).get('levers', 'eager')})"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="*")
+    ap.add_argument("--compare", nargs="+", metavar="RUN", help="pairs: BEFORE AFTER [BEFORE AFTER ...]")
+    args = ap.parse_args(argv)
+    if args.compare:
+        if len(args.compare) % 2:
+            ap.error("--compare takes pairs of runs: BEFORE AFTER")
+        for before, after in zip(args.compare[::2], args.compare[1::2]):
+            a, b = load(before), load(after)
+            print(f"{describe(a)}\n  -> {describe(b)}")
+            ta, tb = a["timings"], b["timings"]
+            for stage in ta:
+                if stage in tb:
+                    ratio = ta[stage] / tb[stage] if tb[stage] > 0 else float("inf")
+                    print(f"  {stage:>12}: {ta[stage]:8.1f} s -> {tb[stage]:8.1f} s  ({ratio:5.2f}x)")
+            sa, sb = sum(ta.values()), sum(tb.values())
+            print(f"  {'total':>12}: {sa:8.1f} s -> {sb:8.1f} s  ({sa / sb:5.2f}x)")
+        return
+    runs = args.runs or sorted(str(p) for p in Path("figures").glob("*/metrics.json"))
+    for run in runs:
+        m = load(run)
+        t = m["timings"]
+        print(f"{describe(m)}: " + ", ".join(f"{k} {v:.1f}s" for k, v in t.items())
+              + f"; total {sum(t.values()):.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -39,11 +39,13 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def cache_ids(model: Model, images: torch.Tensor) -> tuple[str, str]:
-    """What a code cache's file name is keyed by: ``(<model name>-<weights hash>, <hash of the
-    images' bytes>)``, so a change of weights, image set or resizing never hits a stale file."""
-    digest = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
-    weights = hashlib.sha256(model.stages[model.logits_layer].weight.detach().numpy().tobytes()).hexdigest()[:8]
-    return f"{model.name}-{weights}", digest
+    """What a code cache's file name is keyed by: ``(<model name>-<weights hash>-<numerics>,
+    <hash of the images' bytes>)``, so a change of weights, image set, resizing, speed levers or
+    device type (each rounds differently) never hits a stale file."""
+    digest = hashlib.sha256(images.cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+    weights = hashlib.sha256(model.stages[model.logits_layer].weight.detach().cpu().numpy().tobytes()).hexdigest()[:8]
+    numerics = model.numerics.replace("+", "_").replace("@", "-")
+    return f"{model.name}-{weights}-{numerics}", digest
 
 
 def layer_codes(model: Model, images: torch.Tensor, layer: str | None = None,
@@ -60,7 +62,7 @@ def layer_codes(model: Model, images: torch.Tensor, layer: str | None = None,
             return np.load(path)
     with torch.no_grad():
         codes = torch.cat([model(images[i:i + batch_size], layer).flatten(1)
-                           for i in range(0, len(images), batch_size)]).numpy().astype(np.float32)
+                           for i in range(0, len(images), batch_size)]).cpu().numpy().astype(np.float32)
     if path is not None:
         atomic_save_npy(path, codes)
     return codes
@@ -103,7 +105,7 @@ def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_s
                     parts[layer].append(a[..., map_position(a.shape[-2], fy), map_position(a.shape[-1], fx)]
                                         if a.ndim == 4 else a)
         for layer in todo:
-            out[layer] = torch.cat(parts[layer]).numpy().astype(np.float32)
+            out[layer] = torch.cat(parts[layer]).cpu().numpy().astype(np.float32)
             if layer in paths:
                 atomic_save_npy(paths[layer], out[layer])
     return {layer: out[layer] for layer in layers}

@@ -116,9 +116,9 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
     facet (centroid anchors); ``magnitudes`` (B, 3, h, w//2+1): fixed spectra (maco)."""
     unit = model.unit(unit)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on every device
     size = (model.input_size, model.input_size)
-    start = seeds.detach().float()
+    start = seeds.detach().to(model.device, torch.float32)
     if start.shape[-2:] != size:
         start = F.interpolate(start, size=size, mode="bilinear", antialias=True, align_corners=False)
     if method.parametrization == "fourier":
@@ -126,7 +126,7 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
     elif method.parametrization == "maco":
         if magnitudes is None:
             raise ValueError("the maco parametrization needs magnitudes (mean spectra of real images)")
-        par = param.Maco(torch.as_tensor(magnitudes, dtype=torch.float32))
+        par = param.Maco(torch.as_tensor(magnitudes, dtype=torch.float32, device=model.device))
     else:
         raise ValueError(f"unknown parametrization {method.parametrization!r}; use 'fourier' or 'maco'")
     p = par.init(start).requires_grad_(True)
@@ -144,9 +144,9 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
         opt.zero_grad(set_to_none=True)
         (-loss.sum()).backward()
         opt.step()
-        history.append(value.detach().numpy())
+        history.append(value.detach().cpu().numpy())
     with torch.no_grad():
-        images = par.image(p, size)
+        images = par.image(p, size).cpu()
     return optimize.Result(images, np.stack(history, axis=1) if history else np.zeros((len(start), 0)))
 
 

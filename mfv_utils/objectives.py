@@ -42,7 +42,7 @@ def anchor_references(anchors, model, seeds: torch.Tensor, centroids: torch.Tens
                 raise ValueError("a centroid anchor needs the facets' centroids (clusters of real images)")
             if layer != code_layer:
                 raise ValueError(f"centroid anchors live at the code layer {code_layer!r}, not {layer!r}")
-            refs.append(torch.as_tensor(centroids, dtype=torch.float32))
+            refs.append(torch.as_tensor(centroids, dtype=torch.float32, device=model.device))
         else:
             with torch.no_grad():
                 refs.append(model(seeds, layer))

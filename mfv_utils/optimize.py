@@ -9,6 +9,8 @@ transform before the network (:class:`mfv_utils.transforms.Robustness`, e.g. pla
 
 All images are (B, 3, H, W) float tensors in 0..255; the B images (e.g. the k facets) are
 optimized together in one batch, each from its own start image, each with its own jitter.
+The optimization runs on the model's device; random draws come from CPU generators (the same
+draws on every device) and the result comes back on the CPU.
 """
 from __future__ import annotations
 
@@ -201,7 +203,7 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)  # the transforms' draws (numpy's rng: the crops)
     size = model.input_size
-    canvas = start.detach().float()
+    canvas = start.detach().to(model.device, torch.float32)
     if canvas.shape[-2:] != (size, size):
         canvas = F.interpolate(canvas, size=(size, size), mode="bilinear", antialias=True,
                                align_corners=False)
@@ -219,7 +221,7 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
         margin = round(phase.margin * size / REFERENCE_SIZE)
         mask = None
         if margin:
-            mask = torch.zeros(1, 1, size, size)
+            mask = torch.zeros(1, 1, size, size, device=canvas.device)
             mask[..., margin:size - margin, margin:size - margin] = 1
         slack_y, slack_x = canvas.shape[-2] - size, canvas.shape[-1] - size
         for i in range(phase.iters):
@@ -242,12 +244,12 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
                     new = post(new, phase, i, tv_ramp)
                 for b in range(batch):
                     canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] = new[b]
-            history.append(values.detach().numpy())
+            history.append(values.detach().cpu().numpy())
             it += 1
             bar.update(1)
             if callback is not None:
                 callback(it, canvas, values.detach())
         if snapshots is not None:
-            snapshots.append(canvas.clone())
+            snapshots.append(canvas.to("cpu", copy=True))
     bar.close()
-    return Result(canvas, np.stack(history, axis=1) if history else np.zeros((batch, 0)))
+    return Result(canvas.cpu(), np.stack(history, axis=1) if history else np.zeros((batch, 0)))

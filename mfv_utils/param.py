@@ -25,10 +25,10 @@ MAGIC = 4.0  # Lucid's constant between the spectrum and the pre-sigmoid image
 EDGE = 0.5 / 255  # pixels are kept this far inside 0..255 so the sigmoid stays invertible
 
 
-def freq_scale(h: int, w: int, decay: float) -> torch.Tensor:
+def freq_scale(h: int, w: int, decay: float, device: torch.device | str = "cpu") -> torch.Tensor:
     """(h, w//2+1) spectrum scale ``1 / max(f, 1/max(h, w)) ** decay`` (f in cycles/px)."""
-    fy = torch.fft.fftfreq(h)[:, None]
-    fx = torch.fft.rfftfreq(w)[None, :]
+    fy = torch.fft.fftfreq(h, device=device)[:, None]
+    fx = torch.fft.rfftfreq(w, device=device)[None, :]
     f = torch.sqrt(fx**2 + fy**2)
     return 1.0 / f.clamp_min(1.0 / max(h, w)) ** decay
 
@@ -37,12 +37,12 @@ def to_decorrelated(images: torch.Tensor) -> torch.Tensor:
     """0..255 images -> the pre-sigmoid decorrelated-colour space ``t`` (inverse of ``from_``)."""
     x = (images.float() / 255).clamp(EDGE, 1 - EDGE)
     logits = torch.log(x) - torch.log1p(-x)
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(COLOR), logits)
+    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(COLOR).to(x.device), logits)
 
 
 def from_decorrelated(t: torch.Tensor) -> torch.Tensor:
     """Pre-sigmoid decorrelated colour ``t`` -> 0..255 images."""
-    return torch.sigmoid(torch.einsum("ij,bjhw->bihw", COLOR, t)) * 255
+    return torch.sigmoid(torch.einsum("ij,bjhw->bihw", COLOR.to(t.device), t)) * 255
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,11 @@ class Fourier:
 
     def init(self, images: torch.Tensor) -> torch.Tensor:
         h, w = images.shape[-2:]
-        spec = torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho") / freq_scale(h, w, self.decay)
+        spec = torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho") / freq_scale(h, w, self.decay, images.device)
         return torch.view_as_real(spec).contiguous()  # (B, 3, h, w//2+1, 2) real tensor
 
     def image(self, params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        spec = torch.view_as_complex(params) * freq_scale(*size, self.decay)
+        spec = torch.view_as_complex(params) * freq_scale(*size, self.decay, params.device)
         return from_decorrelated(torch.fft.irfft2(spec, s=size, norm="ortho") / MAGIC)
 
 

@@ -11,7 +11,7 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
 def to_hwc(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) 0..255 tensor -> (H, W, 3) uint8 array for imshow / saving."""
-    return image.detach().float().round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return image.detach().cpu().float().round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def cluster_colors(k: int) -> np.ndarray:

@@ -36,9 +36,9 @@ def tv_denoise(images: torch.Tensor, weight: float, max_iter: int = 100, eps: fl
     images: (B, C, H, W) float tensor, any range (0..255 here). Returns a new float32 tensor.
     """
     _check(images, weight)
-    if tv_bregman_nchw is None:
+    if tv_bregman_nchw is None or images.device.type != "cpu":  # the numba kernel is CPU-only
         return tv_denoise_torch(images, weight, max_iter, eps)
-    return torch.from_numpy(tv_bregman_nchw(images.detach().cpu().numpy(), weight, max_iter, eps)[0])
+    return torch.from_numpy(tv_bregman_nchw(images.detach().numpy(), weight, max_iter, eps)[0])
 
 
 def tv_denoise_torch(images: torch.Tensor, weight: float, max_iter: int = 100, eps: float = 1e-3) -> torch.Tensor:
@@ -79,7 +79,7 @@ def tv_denoise_torch(images: torch.Tensor, weight: float, max_iter: int = 100, e
     wf = weight * f
     live = torch.arange(B, device=f.device)
 
-    red = ((torch.arange(H)[:, None] + torch.arange(W)[None, :]) % 2 == 0).to(f.device)
+    red = (torch.arange(H, device=f.device)[:, None] + torch.arange(W, device=f.device)[None, :]) % 2 == 0
     for _ in range(max_iter):
         uc = u[..., 1:-1, 1:-1]
         uold = uc.clone()
@@ -139,7 +139,7 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return images
     radius = max(1, int(3 * sigma + 0.5))
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=images.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = (k / k.sum()).to(images.dtype)
     c = images.shape[1]

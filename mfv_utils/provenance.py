@@ -42,9 +42,32 @@ def images_sha256(paths) -> str:
     return hashlib.sha256("\n".join(sorted(file_sha256(p) for p in paths)).encode()).hexdigest()
 
 
+def device_info(device) -> dict:
+    """What ran the networks: the device type and name (GPU or CPU model), and torch's threads."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+    return {"type": device.type, "name": name, "threads": torch.get_num_threads()}
+
+
 def provenance(model=None, image_paths=None, judge=None) -> dict:
-    """The provenance block of a ``metrics.json``: versions, weights and input hashes."""
+    """The provenance block of a ``metrics.json``: versions, device, weights, speed levers
+    (they change rounding) and input hashes."""
     out: dict = {"versions": versions()}
+    if model is not None:
+        out["device"] = device_info(model.device)
+        out["levers"] = model.levers.tag
     for key, net in (("model", model), ("judge", judge)):
         if net is not None:
             path = getattr(net, "weights_path", None)

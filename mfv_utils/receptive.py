@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .frozen import same_pads
 from .models import Model
 
 
@@ -82,11 +83,13 @@ def receptive_field(model: Model, layer: str) -> Field:
             d = _pair(getattr(module, "dilation", 1))
             ceil = bool(getattr(module, "ceil_mode", False))
             if _is_same_padded(module):
-                total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
-                left = total // 2
+                left, right = same_pads(n, k, s, d)
+                total = left + right
             else:
                 left = _pair(module.padding)
                 total = 2 * left
+                lead = getattr(module, "zero_lead", 0)  # frozen.ZeroLeadConv2d: zero taps in front
+                k, left, total = k - lead, left - lead, total - lead
             span = n + total - d * (k - 1) - 1
             n = (math.ceil(span / s) if ceil else span // s) + 1
             start -= left * jump
@@ -100,8 +103,8 @@ def crop_patches(images: torch.Tensor, box: tuple[int, int, int], fill) -> torch
     of the box outside the image take ``fill`` (a number or one value per channel)."""
     top, left, side = box
     h, w = images.shape[-2:]
-    out = torch.empty(len(images), images.shape[1], side, side, dtype=torch.float32)
-    out[:] = torch.as_tensor(fill, dtype=torch.float32).reshape(1, -1, 1, 1)
+    out = torch.empty(len(images), images.shape[1], side, side, dtype=torch.float32, device=images.device)
+    out[:] = torch.as_tensor(fill, dtype=torch.float32, device=images.device).reshape(1, -1, 1, 1)
     y0, y1, x0, x1 = max(top, 0), min(top + side, h), max(left, 0), min(left + side, w)
     if y0 < y1 and x0 < x1:
         out[..., y0 - top:y1 - top, x0 - left:x1 - left] = images[..., y0:y1, x0:x1].float()
@@ -115,7 +118,7 @@ class Placed(Model):
 
     def __init__(self, model: Model, box: tuple[int, int, int]):
         nn.Module.__init__(self)
-        self.name, self.weights_path = model.name, model.weights_path
+        self.name, self.weights_path, self.levers = model.name, model.weights_path, model.levers
         self.stages, self.layers = model.stages, model.layers
         self.logits_layer, self.code_layer = model.logits_layer, model.code_layer
         self.register_buffer("mean", model.mean)
@@ -125,7 +128,7 @@ class Placed(Model):
         self.input_size = self.box[2]
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
+        x = x.to(self.device, torch.float32)
         side = self.input_size
         if x.shape[-2:] != (side, side):
             x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)

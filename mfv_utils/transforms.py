@@ -22,7 +22,8 @@ class Robustness:
 
     def __call__(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b, _, h, w = images.shape
-        u = torch.rand(b, 4, generator=gen) * 2 - 1  # tx, ty, zoom, angle in -1..1
+        # drawn on the generator's device (the CPU: the same draws on every device), used on the images'
+        u = (torch.rand(b, 4, generator=gen, device=gen.device) * 2 - 1).to(images.device)  # tx, ty, zoom, angle
         zoom = self.scale[0] + (u[:, 2] + 1) / 2 * (self.scale[1] - self.scale[0])
         angle = u[:, 3] * math.radians(self.degrees)
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom

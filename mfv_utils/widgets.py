@@ -8,18 +8,22 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from . import data, facets, metrics, optimize, plots
-from .models import Model, Unit
+from .models import Model, Unit, load_model
 
 IMAGE_SETS = ("paper:bell_pepper", "paper:movie_theater", "samples")
 
 
-def explorer(model: Model, default_images: str = "paper:bell_pepper", k: int = 10, m: int = 15,
+def explorer(model: Model | str, default_images: str = "paper:bell_pepper", k: int = 10, m: int = 15,
              layer: str | None = None, seed: int = 0, smoke_factor: float = 0.1,
-             perplexity: float = 10.0) -> W.VBox:
+             perplexity: float = 10.0, device: str = "auto") -> W.VBox:
     """A small app: image set, k, m and layer -> t-SNE scatter with thumbnails and facet
     mean images; then pick a facet and optimize its class unit with a progress bar.
+    ``model``: a loaded :class:`Model` (it runs on that model's device) or a model name,
+    loaded on ``device`` (``"auto"``: CUDA when there is a GPU, else the CPU).
 
     Returns the widget; ``explorer(...).children`` exposes the controls (tests click them)."""
+    if isinstance(model, str):
+        model = load_model(model, device=device)
     sets = W.Combobox(value=default_images, options=IMAGE_SETS, description="images",
                       placeholder="name or folder")
     k_box = W.IntSlider(value=k, min=2, max=20, description="k")

@@ -52,6 +52,7 @@ method = "anchored"  # the figures' method (chosen by the table below); "paper":
 compare = ["paper", "fourier", "accentuation", "maco", "anchored"]  # rows of the method table
 judge = "efficientnet_lite2"  # held-out network that scores the facets (never optimized)
 seed = 0
+device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU; or "cpu", "cuda", "cuda:1"
 smoke = False  # True: about 15 optimization steps per method (CI); never changes the image set
 interactive = False  # True: build the ipywidgets explorer at the end
 out_dir = "figures/01_bell_pepper_tsne"
@@ -85,7 +86,7 @@ timings = lap.timings
 
 # %%
 image_set = data.load_image_set(images)  # unusable files: one warning each, listed in metrics.json
-net = models.load_model(model, weights)
+net = models.load_model(model, weights, device=device)
 layer = net.check_layer(layer or net.code_layer)
 target_class = data.find_class(target) if target is not None else image_set.target
 if target_class is None:
@@ -221,7 +222,7 @@ lap("optimize")
 # the paper method's.
 
 # %%
-judge_net = models.load_model(judge)
+judge_net = models.load_model(judge, device=device)
 real_judged = metrics.judge_features(judge_net, image_set.images, cache_dir=".cache/codes")
 fidelity = {name: metrics.fidelity(r.images, means, image_set.images, found.labels, target_class.index,
                                    net, judge_net, real_judged) for name, r in results.items()}

@@ -50,6 +50,7 @@ judge = "efficientnet_lite2"  # held-out network: the fixed embedding of every i
 s9_units = 2  # units of each of the two last layers (fc-like, class) in Fig. S9
 iters_factor = 1.0  # every optimization's iteration count x this
 seed = 0
+device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU; or "cpu", "cuda", "cuda:1"
 smoke = False  # True: about 15 iterations per optimization (CI); never changes the pool or units
 interactive = False
 out_dir = "figures/02_hidden_layer_facets"
@@ -83,8 +84,8 @@ if not 1 <= units_per_layer <= stats_units:
     raise ValueError(f"need 1 <= units_per_layer <= stats_units, got {units_per_layer} and {stats_units}")
 if not 1 <= shown_facets <= k:
     raise ValueError(f"need 1 <= shown_facets <= k, got {shown_facets} and k={k}")
-net = models.load_model(model, weights)
-judge_net = models.load_model(judge)
+net = models.load_model(model, weights, device=device)
+judge_net = models.load_model(judge, device=device)
 if layers is None:
     layers = (["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"] if net.name == "alexnet"
               else ["block1", "block2", "block3", "block4", "block5", "block6", "pool", "logits"])
@@ -199,8 +200,8 @@ for layer in layers:
     off = (canvas.shape[-1] - side) // 2
     images = canvas[..., off:off + side, off:off + side].clamp(0, 255)
     with torch.no_grad():
-        act_start = models.unit_activation(placed(starts, layer), placed.unit(unit)).numpy()
-        act_end = models.unit_activation(placed(images, layer), placed.unit(unit)).numpy()
+        act_start = models.unit_activation(placed(starts, layer), placed.unit(unit)).cpu().numpy()
+        act_end = models.unit_activation(placed(images, layer), placed.unit(unit)).cpu().numpy()
     i = 0
     for u in shown:
         n = len(u["largest"])

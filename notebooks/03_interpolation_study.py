@@ -38,6 +38,7 @@ judge = "efficientnet_lite2"  # held-out network whose pooled features decide sn
 margin = 0.5  # a result snaps when it is at least this far (of the way) from the middle to one end
 iters_factor = 1.0  # every method's iteration count x this
 seed = 0
+device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU; or "cpu", "cuda", "cuda:1"
 smoke = False  # True: about 15 iterations per method (CI); never changes the classes or pairs
 interactive = False
 out_dir = "figures/03_interpolation_study"
@@ -64,8 +65,8 @@ timings = lap.timings
 mfv_methods.check_known(methods)
 if n_interpolants < 1 or pairs < 1:
     raise ValueError(f"need pairs >= 1 and n_interpolants >= 1, got {pairs} and {n_interpolants}")
-net = models.load_model(model)
-judge_net = models.load_model(judge)
+net = models.load_model(model, device=device)
+judge_net = models.load_model(judge, device=device)
 
 # %% [markdown]
 # ## Clusters, pairs and series

@@ -51,6 +51,7 @@ m = 15  # images averaged into each facet's mean image
 n_real = 200  # real images per class behind the high-frequency and colour references
 iters_factor = 1.0  # every method's iteration count x this (1.0: the recipes as written)
 seed = 0
+device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU; or "cpu", "cuda", "cuda:1"
 smoke = False  # True: about 15 iterations per method (CI); never changes the classes or images
 interactive = False  # True: build the explorer at the end
 out_dir = "figures/04_prior_comparison"
@@ -75,8 +76,8 @@ timings = lap.timings
 
 
 mfv_methods.check_known(methods, mfv_methods.COMPARISON)
-net = models.load_model(model)
-judge_net = models.load_model(judge)
+net = models.load_model(model, device=device)
+judge_net = models.load_model(judge, device=device)
 
 # %% [markdown]
 # ## The classes, their real images and their largest facet

@@ -61,6 +61,8 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
     prov = m["provenance"]
     assert {"python", "torch", "torchvision", "timm", "numpy", "scikit-learn", "openTSNE"} <= prov["versions"].keys()
     assert len(prov["model_weights"]["sha256"]) == 64 and prov["images"]["n"] == 150
+    assert prov["device"]["type"] == "cpu" and prov["device"]["threads"] >= 1  # device "auto", no GPU here
+    assert prov["levers"] == "fold_batchnorm+static_padding+fuse_activation"
     assert {"load", "codes", "embed", "cluster", "optimize", "judge", "evaluate", "plots"} <= m["timings"].keys()
     for name in ("fig2_tsne_facets.png", "fig4_facets_vs_real.png", "mean_images.png", "methods.png"):
         w, h = Image.open(out / name).size
@@ -150,3 +152,15 @@ def test_runner_rejects_a_missing_notebook(tmp_path):
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "notebook not found" in proc.stderr
     assert "known stems: 01_bell_pepper_tsne" in proc.stderr
+
+
+def test_an_unavailable_device_is_a_one_line_error(tmp_path):
+    """-p device cuda on a machine without a GPU: the run stops in the load cell with one line."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    proc = run_cli("--smoke", "-p", "device", "cuda", "-p", "out_dir", str(tmp_path / "o"), build=tmp_path)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "ValueError: device 'cuda' is not available: no CUDA GPU is visible" in errors[0]
