@@ -9,7 +9,7 @@ export MFV_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: setup lock run figures test bench clean
+.PHONY: setup lock run figures test bench teach lab clean
 setup: $(VENV)/.installed
 
 # Every install goes through the lock file (pins torch/torchvision too); the package itself
@@ -41,6 +41,16 @@ figures: run
 
 test: setup
 	$(PY) -m pytest -q
+
+## the teaching app: every explorer as a page, served by Voila on 127.0.0.1 (first line: its address)
+PORT ?= 8866
+teach: setup
+	@$(PY) -m mfv_utils.teach --port $(PORT)
+
+## JupyterLab on the repository; a notebooks/*.py source opens as a notebook (jupytext)
+LAB_PORT ?= 8888
+lab: setup
+	@$(PY) -m mfv_utils.lab --port $(LAB_PORT)
 
 bench: setup
 	$(PY) benchmarks/bench_tv.py --check

@@ -19,7 +19,6 @@ import os
 import tempfile
 import argparse
 
-import numpy as np
 import torch
 
 from mfv_utils import data, facets, methods, metrics, models, optimize, param

@@ -20,9 +20,9 @@ from openTSNE import TSNE
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
-from tqdm.auto import tqdm
 
 from .models import Model
+from .progress import bar as progress_bar
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:
@@ -98,9 +98,9 @@ def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_s
     if todo:
         parts = {layer: [] for layer in todo}
         with torch.no_grad():
-            for i in tqdm(range(0, len(images), batch_size), disable=not progress,
-                          desc=f"coding {len(images)} images at {', '.join(todo)}"):
-                acts = model.features(images[i:i + batch_size], todo)
+            for b in progress_bar(-(-len(images) // batch_size), f"coding {len(images)} images at {', '.join(todo)}",
+                                  progress):
+                acts = model.features(images[b * batch_size:(b + 1) * batch_size], todo)
                 for layer, a in acts.items():
                     parts[layer].append(a[..., map_position(a.shape[-2], fy), map_position(a.shape[-1], fx)]
                                         if a.ndim == 4 else a)

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 CHECK_RTOL = 1e-4  # the most a lever may move the logits, relative to their largest magnitude

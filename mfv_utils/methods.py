@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from . import optimize, param
 from .models import Model, Unit, unit_activation
-from .objectives import Anchor, anchor_references, cosine
+from .objectives import (Anchor, ColourMatch, anchor_references, code, colour_directions,
+                         colour_references, cosine, sliced_wasserstein)
+from .progress import bar as progress_bar
 from .transforms import Robustness
 
 
@@ -35,6 +36,9 @@ class Method:
     lr: float = 0.005
     robustness: Robustness = field(default_factory=Robustness)
     anchors: tuple[Anchor, ...] = ()
+    spectrum: str = "decay"  # "decay": 1/f^decay; "real": the mean spectrum of the facet's real images
+    colour: str = "free"  # "free"; "project": every step keeps the facet's colour statistics
+    colour_match: ColourMatch | None = None  # sliced-Wasserstein pull to the facet's real colours
 
 
 METHODS: dict[str, Method | tuple[optimize.Phase, ...]] = {
@@ -109,54 +113,107 @@ def smoke(method, iters: int = 15):
     return shorten(method, iters / iterations(method))
 
 
+def _resized(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    x = images.float()
+    if x.shape[-2:] != size:
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+def parametrization(method: Method, size: tuple[int, int], magnitudes=None, real=None, device="cpu"):
+    """The method's parametrization for a batch; ``real[b]``: the real images (N, 3, H, W) of
+    batch image b's facet, which the data-driven pieces (maco's magnitudes when none are given,
+    the real spectrum, the colour projection) are computed from."""
+    def need_real(what):
+        if real is None:
+            raise ValueError(f"method {method.name!r} needs each facet's real images ({what})")
+        return [r.to(device) for r in real]
+
+    if method.parametrization == "fourier":
+        scale = param.real_scale([_resized(r, size) for r in need_real("its spectrum")], size, method.decay) \
+            if method.spectrum == "real" else None
+        if method.spectrum not in ("decay", "real"):
+            raise ValueError(f"unknown spectrum {method.spectrum!r}; use 'decay' or 'real'")
+        par = param.Fourier(method.decay, scale)
+    elif method.parametrization == "maco":
+        if magnitudes is None:
+            magnitudes = torch.stack([param.mean_magnitude(_resized(r, size)) for r in need_real("magnitudes")])
+        par = param.Maco(torch.as_tensor(magnitudes, dtype=torch.float32, device=device))
+    else:
+        raise ValueError(f"unknown parametrization {method.parametrization!r}; use 'fourier' or 'maco'")
+    if method.colour == "project":
+        par = param.ColourProjected(par, *param.colour_stats(need_real("colour statistics")))
+    elif method.colour != "free":
+        raise ValueError(f"unknown colour {method.colour!r}; use 'free' or 'project'")
+    return par
+
+
 def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: int = 0,
-           centroids=None, magnitudes: torch.Tensor | None = None, progress: bool = True) -> optimize.Result:
+           centroids=None, magnitudes: torch.Tensor | None = None, progress: bool = True,
+           real: list[torch.Tensor] | None = None, code_layer: str | None = None,
+           callback=None) -> optimize.Result:
     """Optimize ``method``'s parametrization of every seed image (B, 3, H, W; 0..255) at the
-    model's input size with Adam. ``centroids`` (B, D): the code-layer centroid of each image's
-    facet (centroid anchors); ``magnitudes`` (B, 3, h, w//2+1): fixed spectra (maco)."""
+    model's input size with Adam. ``centroids`` (B, D): the centroid of each image's facet at
+    ``code_layer``, the layer that clustered the unit's images (default: the model's code
+    layer; for a hidden unit its own layer, where codes are columns at the unit's position);
+    ``magnitudes`` (B, 3, h, w//2+1): fixed spectra (maco); ``real``: per image, its facet's real
+    images, for the pieces computed from them (spectrum, colour, maco's magnitudes).
+    ``callback(step, images, values)``, if given, runs after every step (a widget's progress)."""
     unit = model.unit(unit)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on every device
     size = (model.input_size, model.input_size)
-    start = seeds.detach().to(model.device, torch.float32)
-    if start.shape[-2:] != size:
-        start = F.interpolate(start, size=size, mode="bilinear", antialias=True, align_corners=False)
-    if method.parametrization == "fourier":
-        par = param.Fourier(method.decay)
-    elif method.parametrization == "maco":
-        if magnitudes is None:
-            raise ValueError("the maco parametrization needs magnitudes (mean spectra of real images)")
-        par = param.Maco(torch.as_tensor(magnitudes, dtype=torch.float32, device=model.device))
-    else:
-        raise ValueError(f"unknown parametrization {method.parametrization!r}; use 'fourier' or 'maco'")
+    start = _resized(seeds.detach().to(model.device), size)
+    code_layer = model.check_layer(code_layer or model.code_layer)
+    position = (unit.y, unit.x) if code_layer == unit.layer and unit.y is not None else None
+    par = parametrization(method, size, magnitudes, real, model.device)
     p = par.init(start).requires_grad_(True)
     opt = torch.optim.Adam([p], lr=method.lr)
-    refs = anchor_references(method.anchors, model, start, centroids, model.code_layer)
-    layers = list(dict.fromkeys([unit.layer] + [a.layer or model.code_layer for a in method.anchors]))
+    if centroids is not None and len(centroids) != len(start):
+        raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: "
+                         f"{len(centroids)} facet centroids for {len(start)} images")
+    try:
+        refs = anchor_references(method.anchors, model, start, centroids, code_layer, position)
+    except ValueError as e:
+        raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: {e}") from None
+    layers = list(dict.fromkeys([unit.layer] + [a.layer or code_layer for a in method.anchors]))
+    if method.colour_match is not None:
+        if real is None:
+            raise ValueError(f"method {method.name!r} needs each facet's real images (colour match)")
+        directions = colour_directions(method.colour_match.directions, seed).to(model.device)
+        colour_ref = colour_references([r.to(model.device) for r in real], method.colour_match, directions, seed)
     history = []
-    for _ in tqdm(range(method.steps), disable=not progress, desc=f"{method.name} {unit.layer}:{unit.channel}"):
-        x = method.robustness(par.image(p, size), gen)
+    for step in progress_bar(method.steps, f"{method.name} {unit.layer}:{unit.channel}", progress):
+        image = par.image(p, size)
+        x = method.robustness(image, gen)
         acts = model.features(x, layers)
         value = unit_activation(acts[unit.layer], unit)
         loss = value
         for a, ref in zip(method.anchors, refs):
-            loss = loss + a.weight * cosine(acts[a.layer or model.code_layer], ref)
+            layer = a.layer or code_layer
+            loss = loss + a.weight * cosine(code(acts[layer], position if layer == code_layer else None), ref)
+        if method.colour_match is not None:
+            loss = loss - method.colour_match.weight * sliced_wasserstein(image, colour_ref, directions, gen)
         opt.zero_grad(set_to_none=True)
         (-loss.sum()).backward()
         opt.step()
         history.append(value.detach().cpu().numpy())
+        if callback is not None:
+            callback(step + 1, image.detach(), value.detach())
     with torch.no_grad():
         images = par.image(p, size).cpu()
     return optimize.Result(images, np.stack(history, axis=1) if history else np.zeros((len(start), 0)))
 
 
 def run(method, model: Model, unit: Unit, seeds: torch.Tensor, seed: int = 0, centroids=None,
-        magnitudes=None, progress: bool = True, tv_ramp: str = "authors") -> optimize.Result:
+        magnitudes=None, progress: bool = True, tv_ramp: str = "authors", real=None,
+        code_layer: str | None = None, callback=None) -> optimize.Result:
     """Run a method given by name (a key of ``METHODS``), :class:`Method` or Phase schedule."""
     if isinstance(method, str):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
         method = METHODS[method]
     if isinstance(method, Method):
-        return render(model, unit, seeds, method, seed, centroids, magnitudes, progress)
-    return optimize.maximize(model, unit, seeds, method, seed=seed, tv_ramp=tv_ramp, progress=progress)
+        return render(model, unit, seeds, method, seed, centroids, magnitudes, progress, real, code_layer, callback)
+    return optimize.maximize(model, unit, seeds, method, seed=seed, tv_ramp=tv_ramp, progress=progress,
+                             callback=callback)

@@ -58,6 +58,13 @@ def facet_identity(facets: np.ndarray, real: np.ndarray, labels: np.ndarray) -> 
     return sims.argmax(1) == np.arange(len(facets))
 
 
+def facet_identity_strict(facets: np.ndarray, real: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per facet j: is its feature nearest (cosine) to the representative real image of cluster j
+    (the one nearest that cluster's centroid), among the k clusters' representatives? (bool array)"""
+    reps = unit_rows(real)[representatives(real, labels, len(facets))]
+    return (unit_rows(facets) @ reps.T).argmax(1) == np.arange(len(facets))
+
+
 def seed_identity(facets: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """Per facet j: is its feature nearest (cosine) to its own seed (mean image j)?"""
     sims = unit_rows(facets) @ unit_rows(seeds).T
@@ -155,15 +162,18 @@ def fidelity(facet_images: torch.Tensor, seeds: torch.Tensor, real: torch.Tensor
     rj = unit_rows(real_judged) if real_judged is not None else judge_features(judge, real)
     sj = judge_features(judge, seeds)
     ident, sident = facet_identity(fj, rj, labels), seed_identity(fj, sj)
+    strict = facet_identity_strict(fj, rj, labels)
     own = class_scores(model, facet_images, target)
     held = class_scores(judge, facet_images, target)
     colors = [color_distance(facet_images[j], real[labels == j]) for j in range(k)]
-    per = [{"facet_identity": bool(ident[j]), "seed_identity": bool(sident[j]),
+    per = [{"facet_identity": bool(ident[j]), "facet_identity_strict": bool(strict[j]),
+            "seed_identity": bool(sident[j]),
             "color_distance": round(colors[j], 4),
             "rank": int(own["rank"][j]), "prob": float(own["prob"][j]),
             "judge_rank": int(held["rank"][j]), "judge_prob": float(held["prob"][j])} for j in range(k)]
     summary = {
-        "facet_identity": float(ident.mean()), "seed_identity": float(sident.mean()),
+        "facet_identity": float(ident.mean()), "facet_identity_strict": float(strict.mean()),
+        "seed_identity": float(sident.mean()),
         "diversity_ratio": round(diversity_ratio(fj, rj, labels), 4),
         "hf_ratio": round(hf_ratio(facet_images, real), 4),
         "color_distance": round(float(np.mean(colors)), 4),
@@ -172,6 +182,23 @@ def fidelity(facet_images: torch.Tensor, seeds: torch.Tensor, real: torch.Tensor
         "judge": judge.name, "k": k,
     }
     return {"summary": summary, "facets": per}
+
+
+# The fidelity issue's goals for the facets of a class unit, as data: measure -> (low, high)
+# bounds (None: open); counts (top1, judge_top5) are shares of k.
+CLASS_GOALS = {"facet_identity": (0.8, None), "facet_identity_strict": (0.7, None),
+               "diversity_ratio": (0.7, None), "hf_ratio": (0.5, 2.0), "color_distance": (None, 0.55),
+               "judge_top5": (0.9, None), "top1": (0.9, None)}
+COUNTS = ("top1", "top5", "judge_top1", "judge_top5")
+
+
+def goals(summary: dict, bounds: dict = CLASS_GOALS) -> dict[str, bool]:
+    """Which goal each measure of a :func:`fidelity` summary meets (counts as shares of k)."""
+    out = {}
+    for key, (low, high) in bounds.items():
+        v = summary[key] / summary["k"] if key in COUNTS else summary[key]
+        out[key] = bool((low is None or v >= low) and (high is None or v <= high))
+    return out
 
 
 # ----------------------------------------------------------------------------- where the evidence is

@@ -20,11 +20,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from . import priors
 from .models import Model, Unit, pick_channel, unit_activation
 from .priors import tv_denoise
+from .progress import bar as progress_bar
 from .transforms import Robustness
 
 REFERENCE_SIZE = 227  # the authors' AlexNet input; margins are given at this size
@@ -211,7 +211,7 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
     batch = len(canvas)
     history = []
     total = sum(p.iters for p in schedule)
-    bar = tqdm(total=total, disable=not progress, desc=f"maximize {unit.layer}:{unit.channel}")
+    bar = progress_bar(total, f"maximize {unit.layer}:{unit.channel}", progress)
     it = 0
     for phase in schedule:
         if phase.scale is not None and phase.scale != 1.0:

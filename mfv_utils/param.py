@@ -47,18 +47,28 @@ def from_decorrelated(t: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Fourier:
-    """Spectrum parametrization with decorrelated colour; ``decay`` sets the 1/f^decay scaling."""
+    """Spectrum parametrization with decorrelated colour; ``decay`` sets the 1/f^decay scaling,
+    unless ``scale`` gives one (B, 3, h, w//2+1) per image (e.g. :func:`real_scale`: the
+    spectrum of the facet's own real images as the prior instead of 1/f)."""
 
     decay: float = 1.5
+    scale: torch.Tensor | None = None
+
+    def _scale(self, h: int, w: int, device) -> torch.Tensor:
+        return freq_scale(h, w, self.decay, device) if self.scale is None else self.scale.to(device)
 
     def init(self, images: torch.Tensor) -> torch.Tensor:
         h, w = images.shape[-2:]
-        spec = torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho") / freq_scale(h, w, self.decay, images.device)
+        spec = torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho") / self._scale(h, w, images.device)
         return torch.view_as_real(spec).contiguous()  # (B, 3, h, w//2+1, 2) real tensor
 
+    def decorrelated(self, params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The pre-sigmoid decorrelated-colour image of the parameters."""
+        spec = torch.view_as_complex(params) * self._scale(*size, params.device)
+        return torch.fft.irfft2(spec, s=size, norm="ortho") / MAGIC
+
     def image(self, params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        spec = torch.view_as_complex(params) * freq_scale(*size, self.decay, params.device)
-        return from_decorrelated(torch.fft.irfft2(spec, s=size, norm="ortho") / MAGIC)
+        return from_decorrelated(self.decorrelated(params, size))
 
 
 @dataclass(frozen=True)
@@ -81,3 +91,48 @@ class Maco:
 def mean_magnitude(images: torch.Tensor) -> torch.Tensor:
     """(3, h, w//2+1) mean Fourier magnitude of 0..255 images in the decorrelated space."""
     return torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho").abs().mean(0)
+
+
+def real_scale(images: list[torch.Tensor], size: tuple[int, int], decay: float) -> torch.Tensor:
+    """(B, 3, h, w//2+1): per batch image, the mean magnitude spectrum of its facet's real
+    images (``images[b]``: (N, 3, H, W) 0..255, resized to ``size``), scaled to the mean of the
+    1/f^decay scale it replaces, so Adam's step size keeps its meaning."""
+    ref = freq_scale(*size, decay, images[0].device)
+    out = []
+    for real in images:
+        x = torch.nn.functional.interpolate(real.float(), size=size, mode="bilinear", antialias=True,
+                                            align_corners=False) if real.shape[-2:] != size else real.float()
+        mag = mean_magnitude(x).clamp_min(1e-6)
+        out.append(mag / mag.mean(dim=(-2, -1), keepdim=True) * ref.mean())
+    return torch.stack(out)
+
+
+def colour_stats(images: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per batch image, the mean and standard deviation (B, 3) of each decorrelated colour
+    channel (pre-sigmoid) over every pixel of its facet's real images (``images[b]``: (N, 3, H, W))."""
+    stats = [to_decorrelated(real).transpose(0, 1).flatten(1) for real in images]
+    return torch.stack([t.mean(1) for t in stats]), torch.stack([t.std(1) for t in stats])
+
+
+@dataclass(frozen=True)
+class ColourProjected:
+    """A parametrization whose images always have their facet's colour statistics: the base's
+    pre-sigmoid decorrelated image is standardized per channel and given the real images' mean
+    and standard deviation (:func:`colour_stats`) before the sigmoid. A projection, not an
+    inverse: the start is the mean image with the real images' colour statistics."""
+
+    base: Fourier | Maco
+    mean: torch.Tensor  # (B, 3)
+    std: torch.Tensor  # (B, 3)
+
+    def init(self, images: torch.Tensor) -> torch.Tensor:
+        return self.base.init(images)
+
+    def decorrelated(self, params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        t = self.base.decorrelated(params, size)
+        mu = t.mean(dim=(-2, -1), keepdim=True)
+        sd = t.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+        return (t - mu) / sd * self.std.to(t.device)[..., None, None] + self.mean.to(t.device)[..., None, None]
+
+    def image(self, params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return from_decorrelated(self.decorrelated(params, size))

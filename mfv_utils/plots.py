@@ -210,3 +210,31 @@ def score_table(values: np.ndarray, row_labels: list[str], col_labels: list[str]
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def publish(fig: plt.Figure, path, **savefig) -> None:
+    """Save ``fig`` to ``path`` (``savefig``'s options), close it, and show the saved PNG in the
+    notebook: the figure a reader sees in the executed notebook is the committed file."""
+    fig.savefig(path, **savefig)
+    plt.close(fig)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(Image(filename=str(path)))
+
+
+def contact_sheet(rows: list[list[torch.Tensor]], cell: int = 96, gap: int = 2):
+    """One PIL image of a grid: each row a list of (3, H, W) 0..255 images, each drawn at
+    ``cell`` x ``cell`` px (bilinear), white between. Small files for the explorers."""
+    from PIL import Image
+
+    ncols = max(len(r) for r in rows)
+    sheet = Image.new("RGB", (ncols * (cell + gap) - gap, len(rows) * (cell + gap) - gap), "white")
+    for i, row in enumerate(rows):
+        for j, image in enumerate(row):
+            tile = Image.fromarray(to_hwc(image)).resize((cell, cell), Image.BILINEAR)
+            sheet.paste(tile, (j * (cell + gap), i * (cell + gap)))
+    return sheet

@@ -3,16 +3,25 @@
 NOTEBOOK is a path (``notebooks/01_bell_pepper_tsne.py``) or a stem (``01_bell_pepper_tsne``).
 jupytext converts the source (the single source of truth) to ``build/<name>.ipynb``;
 papermill injects the parameters and executes it with the ``python3`` kernel, working
-directory the repository root, writing ``build/<name>.executed.ipynb``. Files skipped while
+directory the repository root, writing ``build/<name>.executed.ipynb`` and a copy beside the
+run's figures, ``<out_dir>/<name>.ipynb`` (outputs and figures included: what a reader opens
+on the repository's web page). Files skipped while
 loading images are named on stderr, one line each with the reason. On failure it exits
 non-zero and prints the failing cell's error.
+
+Progress goes to stderr: one line per cell with the section it belongs to, what the cells
+print, and the optimization's steps (a live bar on a terminal; a line at the start and end of
+each loop otherwise, e.g. in CI). ``--quiet`` prints none of it.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import logging
+import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import jupytext
@@ -24,6 +33,72 @@ NOTEBOOKS = REPO / "notebooks"
 # the kernel's own log (e.g. its "running over TCP without encryption" notice) is not for users
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 SKIPPED_RE = re.compile(r"SkippedFileWarning: (skipped .*)")
+CELL_RE = re.compile(r"^Executing Cell (\d+)-*$")
+PROGRESS_MODES = ("tty", "lines", "quiet")
+
+
+def sections(nb) -> list[str]:
+    """Per cell: the heading of the markdown section it belongs to (its stage's name)."""
+    out, current = [], ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heads = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")]
+            current = heads[0] if heads else current
+        out.append(current)
+    return out
+
+
+class _Console(logging.Handler):
+    """papermill's log, as a user wants to read it: '[stem] cell i/n · section' per code cell,
+    then what the cell prints (the kernel's live bars pass through untouched)."""
+
+    def __init__(self, stem: str, nb):
+        super().__init__(logging.INFO)
+        self.stem, self.sections = stem, sections(nb)
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        self.code_index = {i: n + 1 for n, i in enumerate(code)}  # notebook cell -> code cell number
+        self.total = len(code)
+
+    def emit(self, record):
+        text = record.getMessage()
+        cell = CELL_RE.match(text.strip())
+        if cell:
+            i = int(cell.group(1)) - 1
+            if i in self.code_index:  # markdown cells "run" too: not worth a line
+                section = self.sections[i]
+                sys.stderr.write(f"[{self.stem}] cell {self.code_index[i]}/{self.total}"
+                                 + (f" · {section}" if section else "") + "\n")
+        elif text.startswith(("Input Notebook", "Output Notebook", "Executing notebook with kernel",
+                              "Ending Cell", "Working directory")):
+            return
+        else:
+            sys.stderr.write(text if text.endswith(("\n", "\r")) or "\r" in text else text + "\n")
+        sys.stderr.flush()
+
+
+@contextmanager
+def _progress(stem: str, nb, mode: str):
+    """Show papermill's log on stderr (and tell the kernel's bars how to draw) while running."""
+    if mode == "quiet":
+        yield False
+        return
+    log = logging.getLogger("papermill")
+    handler, old_level, old_propagate = _Console(stem, nb), log.level, log.propagate
+    old_env = os.environ.get("MFV_PROGRESS")
+    os.environ["MFV_PROGRESS"] = mode  # the kernel inherits it (mfv_utils.progress)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield True
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+        log.propagate = old_propagate
+        if old_env is None:
+            os.environ.pop("MFV_PROGRESS", None)
+        else:
+            os.environ["MFV_PROGRESS"] = old_env
 
 
 def resolve_notebook(notebook: str | Path) -> Path:
@@ -61,9 +136,13 @@ def parse_value(text: str):
 
 def run_notebook(notebook: str | Path, parameters: dict | None = None, smoke: bool = False,
                  build_dir: str | Path | None = None, cwd: str | Path | None = None,
-                 log_output: bool = False, timeout: int | None = None) -> Path:
+                 progress: str = "quiet", timeout: int | None = None) -> Path:
     """Execute ``notebook`` (a jupytext py:percent file) with papermill; returns the path of
-    the executed .ipynb. Raises ``papermill.PapermillExecutionError`` if a cell fails."""
+    the executed .ipynb. ``progress``: ``"tty"`` / ``"lines"`` show it on stderr (live bars or
+    start / end lines), ``"quiet"`` nothing. Raises ``papermill.PapermillExecutionError`` if a
+    cell fails."""
+    if progress not in PROGRESS_MODES:
+        raise ValueError(f"progress must be one of {PROGRESS_MODES}, got {progress!r}")
     src = resolve_notebook(notebook)
     build = Path(build_dir) if build_dir else REPO / "build"
     build.mkdir(parents=True, exist_ok=True)
@@ -78,10 +157,33 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, smoke: bo
     if smoke:
         params["smoke"] = True
     out = build / f"{src.stem}.executed.ipynb"
-    papermill.execute_notebook(str(source_ipynb), str(out), parameters=params, kernel_name="python3",
-                               cwd=str(cwd or REPO), log_output=log_output, progress_bar=False,
-                               execution_timeout=timeout, extra_arguments=KERNEL_ARGS)
+    # the console counts cells as papermill runs them: with its injected-parameters cell after ours
+    executed_nb = nbformat.from_dict(dict(nb, cells=list(nb.cells)))
+    if params:
+        at = executed_nb.cells.index(tagged[0]) + 1
+        executed_nb.cells.insert(at, nbformat.v4.new_code_cell("# injected parameters"))
+    with _progress(src.stem, executed_nb, progress) as log_output:
+        papermill.execute_notebook(str(source_ipynb), str(out), parameters=params, kernel_name="python3",
+                                   cwd=str(cwd or REPO), log_output=log_output, progress_bar=False,
+                                   execution_timeout=timeout, extra_arguments=KERNEL_ARGS)
+    out_dir = params.get("out_dir", default_parameter(source_ipynb, "out_dir"))
+    if out_dir:
+        beside = Path(cwd or REPO) / out_dir / f"{src.stem}.ipynb"
+        tmp = beside.with_suffix(".ipynb.tmp")
+        tmp.write_bytes(out.read_bytes())
+        tmp.replace(beside)  # atomically: a reader never opens half a notebook
     return out
+
+
+def default_parameter(notebook: str | Path, name: str):
+    """The default value of one parameter of a notebook's ``parameters`` cell (None if absent)."""
+    spec = papermill.inspect_notebook(str(notebook)).get(name)
+    if spec is None:
+        return None
+    try:
+        return ast.literal_eval(spec["default"])
+    except (ValueError, SyntaxError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="notebook parameter (a Python literal, else a string); repeatable")
     ap.add_argument("--build-dir", default=None, help="where the .ipynb files go (default: build/)")
-    ap.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    ap.add_argument("--quiet", action="store_true", help="no progress on stderr (errors and warnings only)")
     args = ap.parse_args(argv)
+    mode = "quiet" if args.quiet else "tty" if sys.stderr.isatty() else "lines"
     params = {name: parse_value(value) for name, value in args.parameter}
     try:
         src = resolve_notebook(args.notebook)
@@ -102,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     executed = Path(args.build_dir or REPO / "build") / f"{src.stem}.executed.ipynb"
     code = 0
     try:
-        run_notebook(src, params, args.smoke, args.build_dir, log_output=args.log_output)
+        run_notebook(src, params, args.smoke, args.build_dir, progress=mode)
     except papermill.PapermillExecutionError as e:
         print(f"error: {args.notebook} failed in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
         code = 1

@@ -17,11 +17,10 @@ class Laps:
         self.timings: dict[str, float] = {}
         self._tic = time.perf_counter()
 
-    def __call__(self, stage: str) -> float:
+    def __call__(self, stage: str) -> None:
         now = time.perf_counter()
         self.timings[stage] = round(now - self._tic, 3)
-        self._tic = now
-        return self.timings[stage]
+        self._tic = now  # returns nothing: a notebook cell ending in lap(...) shows no stray number
 
 
 def start(seed: int, out_dir: str | Path, *subfolders: str) -> tuple[Path, Laps]:

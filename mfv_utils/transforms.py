@@ -14,9 +14,12 @@ import torch
 import torch.nn.functional as F
 
 
+REFERENCE_SIZE = 224  # the jitter is given in pixels of an image of this size
+
+
 @dataclass(frozen=True)
 class Robustness:
-    jitter: int = 8  # max translation in pixels (uniform, each axis)
+    jitter: int = 8  # max translation in pixels (uniform, each axis) at 224 px; scaled with the image
     scale: tuple[float, float] = (0.95, 1.05)  # uniform range of the zoom factor
     degrees: float = 5.0  # max rotation (uniform in +-degrees)
 
@@ -28,8 +31,8 @@ class Robustness:
         angle = u[:, 3] * math.radians(self.degrees)
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
         # affine_grid works in -1..1 coordinates: a shift of j pixels is 2j / size
-        tx = torch.round(u[:, 0] * self.jitter) * 2 / w
-        ty = torch.round(u[:, 1] * self.jitter) * 2 / h
+        tx = torch.round(u[:, 0] * self.jitter * w / REFERENCE_SIZE) * 2 / w
+        ty = torch.round(u[:, 1] * self.jitter * h / REFERENCE_SIZE) * 2 / h
         theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

@@ -45,7 +45,8 @@ k = 10  # facets per unit (Algorithm 1's k-means; fewer when U is small)
 m = 15  # patches averaged into a facet's mean patch (at most |U| / k)
 shown_facets = 4  # facets drawn per unit: the largest clusters
 perplexity = 30.0  # t-SNE perplexity (capped at (|U| - 1) / 3)
-method = "paper"  # the mean-initialized schedule; any mfv_utils.methods.METHODS key without centroid anchors
+method = "anchored"  # the figures' method (mfv_utils.methods.METHODS), anchored at each unit's own layer
+compare = ["paper"]  # methods run beside it (a row each in Fig. 6, a column in Fig. S9, in the tables)
 judge = "efficientnet_lite2"  # held-out network: the fixed embedding of every image measure
 s9_units = 2  # units of each of the two last layers (fc-like, class) in Fig. S9
 iters_factor = 1.0  # every optimization's iteration count x this
@@ -75,11 +76,9 @@ out, lap = session.start(seed, out_dir)
 timings = lap.timings
 
 
-mfv_methods.check_known([method])
-recipe = mfv_methods.METHODS[method]
-if any(a.target == "centroid" for a in getattr(recipe, "anchors", ())):
-    raise ValueError(f"method {method!r} pulls towards class-level centroids at the pooled layer, which a "
-                     "hidden unit does not have; use 'paper', 'fourier', 'accentuation' or 'maco'")
+runs = list(dict.fromkeys([method] + list(compare)))
+mfv_methods.check_known(runs)
+recipes = {name: mfv_methods.METHODS[name] for name in runs}
 if not 1 <= units_per_layer <= stats_units:
     raise ValueError(f"need 1 <= units_per_layer <= stats_units, got {units_per_layer} and {stats_units}")
 if not 1 <= shown_facets <= k:
@@ -160,10 +159,16 @@ for layer in layers:
         members = [top[found.members[j]] for j in largest]
         means = torch.stack([receptive.crop_patches(pool_set.images[idx], box, net.mean.flatten()).mean(0)
                              for idx in members])
+        # what the anchors and the colour / spectrum pieces pull towards: each facet's centroid in the
+        # codes that clustered it (columns at this layer), and its cluster's real patches
+        centroids = metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k)[largest]
+        cluster_patches = [receptive.crop_patches(pool_set.images[top[found.labels == j]], box, net.mean.flatten())
+                           .round().to(torch.uint8) for j in largest]
         units.append({
             "layer": layer, "depth": depth[layer], "channel": int(c), "rank": rank, "shown": rank < units_per_layer,
             "strength": float(strength[c]), "top": top, "labels": found.labels, "largest": largest,
             "members": members, "mean_patches": means, "k_data": k_data, "silhouettes": silhouettes,
+            "centroids": torch.tensor(centroids, dtype=torch.float32), "cluster_patches": cluster_patches,
             "class_entropy": metrics.class_entropy(pool_set.classes[top]),
             "n_classes": int(len(set(pool_set.classes[top][pool_set.classes[top] >= 0]))),
             "top_act_max": float(col[top[0], c]),
@@ -175,18 +180,24 @@ lap("facets")
 # %% [markdown]
 # ## Activation maximization of each shown unit from its facets' mean patches
 #
-# The paper's mean-initialized schedule (`method="paper"`), on a canvas of the receptive
-# field's size: the network sees the canvas placed at the unit's field inside an otherwise
-# neutral image (`receptive.Placed`), so the unit can only be driven by what its field holds.
-# All shown units of a layer share the field (one position per layer) and run as one batch
-# (one channel per image). The result is cut to the field's side around the canvas center.
+# On a canvas of the receptive field's size: the network sees the canvas placed at the unit's
+# field inside an otherwise neutral image (`receptive.Placed`), so the unit can only be driven
+# by what its field holds. All shown units of a layer share the field (one position per layer)
+# and run as one batch (one channel per image). The result is cut to the field's side around
+# the canvas center. Two methods, each a recipe of `mfv_utils.methods`:
+#
+# - the figures' method (`method`), the same recipe as for the class units of notebook 01, with
+#   its anchors at the layer that clustered this unit's patches: each image is pulled towards
+#   its facet's centroid and its own mean patch's code, both **columns** of this layer at the
+#   unit's position (for `pool` and `logits`, the whole vector);
+# - the paper's mean-initialized schedule (`paper`: pixel steps, jitter, TV), as in the paper.
 
 # %%
 if smoke:
-    recipe = mfv_methods.smoke(recipe)
+    recipes = {name: mfv_methods.smoke(r) for name, r in recipes.items()}
 elif iters_factor != 1.0:
-    recipe = mfv_methods.shorten(recipe, iters_factor)
-seconds = {}
+    recipes = {name: mfv_methods.shorten(r, iters_factor) for name, r in recipes.items()}
+seconds = {name: {} for name in recipes}
 for layer in layers:
     shown = [u for u in units if u["layer"] == layer and u["shown"]]
     box = fields[layer].visible_box(*at[layer])
@@ -194,24 +205,34 @@ for layer in layers:
     starts = torch.cat([u["mean_patches"] for u in shown])
     channels = tuple(u["channel"] for u in shown for _ in range(len(u["largest"])))
     unit = models.Unit(layer, channels) if fields[layer].is_global else models.Unit(layer, channels, *at[layer])
-    t0 = time.perf_counter()
-    result = mfv_methods.run(recipe, placed, unit, starts, seed=seed, progress=interactive)
-    side, canvas = box[2], result.images
-    off = (canvas.shape[-1] - side) // 2
-    images = canvas[..., off:off + side, off:off + side].clamp(0, 255)
+    centroids = torch.cat([u["centroids"] for u in shown])
+    real = [patches for u in shown for patches in u["cluster_patches"]]
+    side = box[2]
     with torch.no_grad():
         act_start = models.unit_activation(placed(starts, layer), placed.unit(unit)).cpu().numpy()
-        act_end = models.unit_activation(placed(images, layer), placed.unit(unit)).cpu().numpy()
-    i = 0
-    for u in shown:
-        n = len(u["largest"])
-        u["visualizations"] = images[i:i + n]
-        u["act_start"], u["act_end"] = act_start[i:i + n], act_end[i:i + n]
-        i += n
-    seconds[layer] = round(time.perf_counter() - t0, 2)
-    print(f"{layer:>8}: {len(starts)} images at {side} px, {mfv_methods.iterations(recipe)} iterations in "
-          f"{seconds[layer]:.1f} s; activation {act_start.mean():.2f} -> {act_end.mean():.2f} "
-          f"(top real image {np.mean([u['top_act_max'] for u in shown]):.2f})")
+    for name, recipe in recipes.items():
+        t0 = time.perf_counter()
+        result = mfv_methods.run(recipe, placed, unit, starts, seed=seed, centroids=centroids, real=real,
+                                 code_layer=layer, progress=interactive)
+        canvas = result.images
+        off = (canvas.shape[-1] - side) // 2
+        images = canvas[..., off:off + side, off:off + side].clamp(0, 255)
+        with torch.no_grad():
+            act_end = models.unit_activation(placed(images, layer), placed.unit(unit)).cpu().numpy()
+        i = 0
+        for u in shown:
+            n = len(u["largest"])
+            u.setdefault("viz", {})[name] = images[i:i + n]
+            u.setdefault("act_end_by", {})[name] = act_end[i:i + n]
+            u["act_start"] = act_start[i:i + n]
+            i += n
+        seconds[name][layer] = round(time.perf_counter() - t0, 2)
+        print(f"{layer:>8} {name:>10}: {len(starts)} images at {side} px, {mfv_methods.iterations(recipe)} "
+              f"iterations in {seconds[name][layer]:.1f} s; activation {act_start.mean():.2f} -> {act_end.mean():.2f} "
+              f"(top real image {np.mean([u['top_act_max'] for u in shown]):.2f})")
+for u in units:
+    if u["shown"]:
+        u["visualizations"], u["act_end"] = u["viz"][method], u["act_end_by"][method]
 lap("optimize")
 
 # %% [markdown]
@@ -249,15 +270,19 @@ for u in units:
     real = receptive.crop_patches(pool_set.images[u["top"][keep]], box, net.mean.flatten())
     position = {cluster: j for j, cluster in enumerate(u["largest"])}  # the order of the visualizations
     real_labels = np.array([position[c] for c in u["labels"][keep]])
-    vj = metrics.judge_features(judge_net, u["visualizations"])
     rj = metrics.judge_features(judge_net, real)
-    u["diversity_viz"] = metrics.mean_pairwise_distance(vj)
     several = len(u["largest"]) > 1
-    u["fidelity"] = {
-        "facet_identity": float(metrics.facet_identity(vj, rj, real_labels).mean()) if several else 1.0,
-        "diversity_ratio": round(metrics.diversity_ratio(vj, rj, real_labels), 4) if several else None,
-        "hf_ratio": round(metrics.hf_ratio(u["visualizations"], real), 4),
-    }
+    u["fidelity_by"], u["diversity_viz_by"] = {}, {}
+    for name in recipes:
+        vj = metrics.judge_features(judge_net, u["viz"][name])
+        u["diversity_viz_by"][name] = metrics.mean_pairwise_distance(vj)
+        u["fidelity_by"][name] = {
+            "facet_identity": float(metrics.facet_identity(vj, rj, real_labels).mean()) if several else 1.0,
+            "diversity_ratio": round(metrics.diversity_ratio(vj, rj, real_labels), 4) if several else None,
+            "hf_ratio": round(metrics.hf_ratio(u["viz"][name], real), 4),
+            "above_strongest_real": bool(u["act_end_by"][name].min() > u["top_act_max"]),
+        }
+    u["fidelity"], u["diversity_viz"] = u["fidelity_by"][method], u["diversity_viz_by"][method]
 
 
 def layer_mean(key, which=lambda u: True):
@@ -265,6 +290,13 @@ def layer_mean(key, which=lambda u: True):
 
 
 div_viz = layer_mean("diversity_viz", lambda u: u["shown"])
+shown_units = [u for u in units if u["shown"]]
+by_method = {name: {layer: {
+    "diversity_viz": float(np.mean([u["diversity_viz_by"][name] for u in shown_units if u["layer"] == layer])),
+    "facet_identity": float(np.mean([u["fidelity_by"][name]["facet_identity"] for u in shown_units
+                                     if u["layer"] == layer])),
+    "hf_ratio": float(np.mean([u["fidelity_by"][name]["hf_ratio"] for u in shown_units if u["layer"] == layer])),
+} for layer in layers} for name in recipes}
 div_real = layer_mean("diversity_real")
 k_by_layer = layer_mean("k_data")
 entropy_by_layer = layer_mean("class_entropy")
@@ -292,16 +324,39 @@ for layer in layers:
     print(f"{layer:>8}: diversity viz {div_viz[layer]:.3f} real {div_real[layer]:.3f}  facets (silhouette) "
           f"{k_by_layer[layer]:.1f}  class entropy {entropy_by_layer[layer]:.2f} bits")
 print("Spearman rho vs depth:", spearman, "\npurity:", purity)
+# the fidelity issue's goals for hidden units, on the figures' method: facet identity from the
+# third block (conv3 for AlexNet) up, natural high frequencies, and above the strongest real patch
+first_deep = "block3" if "block3" in net.layers else "conv3"
+deep = [u for u in shown_units if u["depth"] >= net.layers.index(first_deep)]
+
+
+def hidden_goals(name):
+    ident = float(np.mean([u["fidelity_by"][name]["facet_identity"] for u in deep])) if deep else None
+    hf_ok = float(np.mean([0.5 <= u["fidelity_by"][name]["hf_ratio"] <= 3.0 for u in shown_units]))
+    above = float(np.mean([u["fidelity_by"][name]["above_strongest_real"] for u in shown_units]))
+    return {"facet_identity_from_" + first_deep: ident, "hf_ratio_within_0.5_3_share": hf_ok,
+            "above_strongest_real_share": above,
+            "met": {"facet_identity": ident is not None and ident >= 0.6, "hf_ratio": hf_ok >= 0.8,
+                    "above_strongest_real": above == 1.0}}
+
+
+goals = {name: hidden_goals(name) for name in recipes}
+print(f"{'layer':>8} " + " ".join(f"{n + ' ' + c:>24}" for n in recipes for c in ("identity", "diversity", "hf")))
+for layer in layers:
+    print(f"{layer:>8} " + " ".join(f"{by_method[n][layer][c]:>24.3f}" for n in recipes
+                                    for c in ("facet_identity", "diversity_viz", "hf_ratio")))
+print("goals:", json.dumps(goals, indent=1))
 lap("measure")
 
 # %% [markdown]
 # ## Fig. 6: four facets of example units in every layer, at their receptive-field sizes
 #
-# One row per layer (shallow at the top), the shown units side by side, each unit's facets
-# (its largest clusters, largest first) at the true pixel size of the unit's field: a
-# `block1` unit sees a few pixels, a `block5` unit the whole image. Fields smaller than 36 px
-# are drawn a second time, magnified (x N, nearest neighbour), beside the true-size ones. The
-# label under each unit gives its channel and its activation before -> after optimization.
+# Two rows per layer (shallow at the top): the figures' method, then the paper's schedule from
+# the same starts. The shown units side by side, each unit's facets (its largest clusters,
+# largest first) at the true pixel size of the unit's field: a `block1` unit sees a few pixels,
+# a `block5` unit the whole image. Fields smaller than 36 px are drawn a second time, magnified
+# (x N, nearest neighbour), beside the true-size ones. The label under each unit gives its
+# channel and its activation before -> after optimization.
 
 # %%
 gap, unit_gap, label_h, left_w, min_row, min_unit = 3, 24, 28, 150, 36, 200
@@ -312,30 +367,32 @@ for layer in layers:
     shown = [u for u in units if u["layer"] == layer and u["shown"]]
     block = [max(len(u["largest"]) * (side + gap)
                  + (3 * gap + len(u["largest"]) * (side * zoom + gap) if zoom > 1 else 0), min_unit) for u in shown]
-    rows_px.append((layer, side, zoom, shown, block))
+    for name in recipes:
+        rows_px.append(((layer, name), side, zoom, shown, block))
 width_px = left_w + max(sum(b + unit_gap for b in block) for *_, block in rows_px)
 H = sum(side * zoom + label_h for _, side, zoom, _, _ in rows_px) + 10
 mosaic = np.full((H, width_px, 3), 255, dtype=np.uint8)
 labels_at = []
 y = 5
-for layer, side, zoom, shown, block in rows_px:
+for (layer, name), side, zoom, shown, block in rows_px:
     x = left_w
     for u, b in zip(shown, block):
         x0 = x
-        for img in u["visualizations"]:  # true size
+        for img in u["viz"][name]:  # true size
             mosaic[y:y + side, x:x + side] = plots.to_hwc(img)
             x += side + gap
         if zoom > 1:  # then the same facets magnified (nearest neighbour)
             x += 3 * gap
-            for img in u["visualizations"]:
+            for img in u["viz"][name]:
                 big = np.repeat(np.repeat(plots.to_hwc(img), zoom, axis=0), zoom, axis=1)
                 mosaic[y:y + side * zoom, x:x + side * zoom] = big
                 x += side * zoom + gap
         labels_at.append((x0, y + side * zoom + 2, f"unit {u['channel']}: {u['act_start'].mean():.1f} -> "
-                                                   f"{u['act_end'].mean():.1f}" + (f" (then x{zoom})" if zoom > 1 else "")))
+                                                   f"{u['act_end_by'][name].mean():.1f}"
+                                                   + (f" (then x{zoom})" if zoom > 1 else "")))
         x = x0 + b + unit_gap
     f = fields[layer]
-    labels_at.append((4, y + side * zoom / 2, f"{layer}\n{'whole image' if f.is_global else f'field {f.size} px'}"))
+    labels_at.append((4, y + side * zoom / 2, f"{layer}, {name}\n{'whole image' if f.is_global else f'field {f.size} px'}"))
     y += side * zoom + label_h
 dpi = 100
 fig = plt.figure(figsize=(width_px / dpi, H / dpi), dpi=dpi)
@@ -344,15 +401,15 @@ ax.imshow(mosaic, interpolation="nearest")
 ax.set_axis_off()
 for x_, y_, text in labels_at:
     ax.text(x_, y_, text, fontsize=8, va="top" if "unit" in text else "center")
-fig.savefig(out / "fig6_hidden_facets.png", dpi=dpi)
-plt.show() if interactive else plt.close(fig)
+plots.publish(fig, out / "fig6_hidden_facets.png", dpi=dpi)
 
 # %% [markdown]
 # ## Fig. S9: fc-like and class units, each facet beside real images of its cluster
 #
 # For the first `s9_units` units of the last hidden fully connected layer and of the class
-# layer: each facet's visualization, then 4 random patches (seeded) of the 15 nearest its
-# centroid. An amalgam unit's rows show unrelated things; a class unit's stay in one class.
+# layer: each facet's visualization by the figures' method and by the paper's schedule, then 4
+# random patches (seeded) of the 15 nearest its centroid. An amalgam unit's rows show unrelated
+# things; a class unit's stay in one class.
 
 # %%
 rng = np.random.default_rng(seed)
@@ -365,15 +422,33 @@ for layer in s9_layers:
         for j, idx in enumerate(u["members"]):
             pick = rng.choice(idx, size=min(4, len(idx)), replace=False)
             real = receptive.crop_patches(pool_set.images[pick], box, net.mean.flatten())
-            cells.append([u["visualizations"][j], *real])
+            cells.append([*(u["viz"][name][j] for name in recipes), *real])
             top_class = np.bincount(np.maximum(pool_set.classes[idx], 0)).argmax()
             row_labels.append(f"{layer} {u['channel']}\nfacet {j}\n({names.get(int(top_class), '?')[:14]})")
 if cells:
-    fig = plots.image_table(cells, row_labels, ["visualization", "real", "real", "real", "real"], cell=1.3)
+    fig = plots.image_table(cells, row_labels, [*recipes, "real", "real", "real", "real"], cell=1.3)
     fig.subplots_adjust(top=1 - 0.75 / fig.get_figheight())  # room for the title above the column titles
     fig.suptitle("Fig. S9: facets beside 4 of their images", y=1 - 0.12 / fig.get_figheight(), fontsize=10)
-    fig.savefig(out / "figS9_fc_facets.png", dpi=60)
-    plt.show() if interactive else plt.close(fig)
+    plots.publish(fig, out / "figS9_fc_facets.png", dpi=60)
+
+# %% [markdown]
+# ## Files for the teaching explorer
+#
+# One small sheet per shown unit (`units/<layer>_<unit>.jpg`): a row per facet with its mean
+# patch, its visualization by each method and 5 of its real patches, so the explorer
+# (`mfv_utils.widgets`) shows any unit at once.
+
+# %%
+(out / "units").mkdir(exist_ok=True)
+sheet_columns = ["mean patch", *recipes] + ["real"] * 5
+for u in units:
+    if u["shown"]:
+        box = fields[u["layer"]].visible_box(*at[u["layer"]])
+        rows_ = [[u["mean_patches"][j], *(u["viz"][name][j] for name in recipes),
+                  *receptive.crop_patches(pool_set.images[idx[:5]], box, net.mean.flatten())]
+                 for j, idx in enumerate(u["members"])]
+        u["sheet"] = f"units/{u['layer']}_{u['channel']}.jpg"
+        plots.contact_sheet(rows_).save(out / u["sheet"], quality=88)
 
 # %% [markdown]
 # ## Facet diversity, class purity and facet count against depth
@@ -385,8 +460,12 @@ if cells:
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
 xs = np.arange(len(layers))
-for name, vals, style in [("visualizations", div_viz, "o-"), ("real mean patches", div_real, "s--")]:
+for name, vals, style in [(f"visualizations ({method})", div_viz, "o-"), ("real mean patches", div_real, "s--")]:
     axes[0].plot(xs, [vals[layer] for layer in layers], style, label=name)
+for name in recipes:
+    if name != method:
+        axes[0].plot(xs, [by_method[name][layer]["diversity_viz"] for layer in layers], "^:",
+                     label=f"visualizations ({name})")
 for u in units:
     if u["shown"]:
         axes[0].plot(layers.index(u["layer"]) + 0.08, u["diversity_viz"], ".", color="tab:blue", alpha=0.5)
@@ -406,8 +485,7 @@ for ax in axes:
 fig.suptitle(f"{net.name}: {len(layers)} layers, {stats_units} units each (diversity of visualizations: "
              f"{units_per_layer} units), U = top {n_top} of {len(pool_set)} pool images", fontsize=10)
 fig.tight_layout()
-fig.savefig(out / "diversity_vs_depth.png", dpi=80)
-plt.show() if interactive else plt.close(fig)
+plots.publish(fig, out / "diversity_vs_depth.png", dpi=80)
 lap("plots")
 
 # %% [markdown]
@@ -433,10 +511,16 @@ for u in units:
     if u["shown"]:
         row.update({"diversity_viz": round(u["diversity_viz"], 4), "fidelity": u["fidelity"],
                     "act_start": np.round(u["act_start"], 4).tolist(), "act_end": np.round(u["act_end"], 4).tolist(),
-                    "top_act_max": round(u["top_act_max"], 4)})
+                    "top_act_max": round(u["top_act_max"], 4), "sheet": u["sheet"], "sheet_columns": sheet_columns,
+                    "by_method": {name: {"fidelity": u["fidelity_by"][name],
+                                         "diversity_viz": round(u["diversity_viz_by"][name], 4),
+                                         "act_end": np.round(u["act_end_by"][name], 4).tolist()} for name in recipes}})
     unit_rows.append(row)
 summary = {
-    "model": net.name, "judge": judge_net.name, "method": method, "pool": list(pool) if not isinstance(pool, str) else [pool],
+    "model": net.name, "judge": judge_net.name, "method": method, "methods": list(recipes),
+    "by_method": {name: {layer: {k_: round(v, 4) for k_, v in vals.items()} for layer, vals in by_layer.items()}
+                  for name, by_layer in by_method.items()},
+    "goals": goals, "pool": list(pool) if not isinstance(pool, str) else [pool],
     "pool_size": len(pool_set), "top_n": n_top, "k": k_eff, "m": m_eff, "shown_facets": shown_facets,
     "units_per_layer": units_per_layer, "stats_units": stats_units, "seed": seed, "smoke": smoke,
     "iters_factor": iters_factor,
@@ -460,25 +544,14 @@ print(json.dumps({k_: summary[k_] for k_ in ("spearman_depth_diversity", "spearm
 # %% [markdown]
 # ## Explorer (interactive only)
 #
-# Pick a layer and a unit: its facets' mean patches (the starts) above their visualizations.
+# Pick a layer and one of its drawn units: its facets (mean patch, each method's visualization,
+# real patches) and activations, from this run's files (`mfv_utils.widgets.hidden_explorer`;
+# `make teach` serves it as a page).
 
 # %%
 if interactive:
-    import ipywidgets as W
     from IPython.display import display
 
-    pick = W.Dropdown(options=[(f"{u['layer']} unit {u['channel']}", i) for i, u in enumerate(units) if u["shown"]],
-                      description="unit")
-    view = W.Output()
+    from mfv_utils import widgets
 
-    def show(*_):
-        u = units[pick.value]
-        with view:
-            view.clear_output()
-            plots.image_table([list(u["mean_patches"]), list(u["visualizations"])], ["mean patch", "visualization"],
-                              [f"facet {j}" for j in range(len(u["largest"]))])
-            plt.show()
-
-    pick.observe(show, "value")
-    display(W.VBox([pick, view]))
-    show()
+    display(widgets.hidden_explorer(out))

@@ -130,10 +130,12 @@ for s in sets:
     start_codes = metrics.unit_rows(facets.layer_codes(net, starts, net.code_layer))
     nearest_cluster = (start_codes @ s["centroids"].T).argmax(1)
     anchors = torch.tensor(s["centroids"][nearest_cluster], dtype=torch.float32)
+    real = [s["set"].images[s["labels"] == c] for c in nearest_cluster]  # that facet's real images
     unit = models.Unit(net.logits_layer, s["set"].target.index)
     for name, recipe in recipes.items():
         t0 = time.perf_counter()
-        images = mfv_methods.run(recipe, net, unit, starts, seed=seed, centroids=anchors, progress=interactive).images
+        images = mfv_methods.run(recipe, net, unit, starts, seed=seed, centroids=anchors, real=real,
+                                 progress=interactive).images
         results[(s["spec"], name)] = images.reshape(len(s["series"]), n_interpolants + 2, *images.shape[1:])
         seconds[f"{s['spec']} {name}"] = round(time.perf_counter() - t0, 2)
         print(f"{s['spec']} {name}: {len(starts)} images, {mfv_methods.iterations(recipe)} iterations "
@@ -274,10 +276,23 @@ for s in sets:
                  f"cluster, orange = right, gray = blend; * = nearest a third cluster)", fontsize=10)
     fig.tight_layout()
     name_ = f"figS1_{s['spec'].split(':')[-1]}.png"
-    fig.savefig(out / name_, dpi=60, bbox_inches="tight")
+    plots.publish(fig, out / name_, dpi=60, bbox_inches="tight")
     figures[s["spec"]] = name_
-    plt.show() if interactive else plt.close(fig)
 lap("plots")
+
+# %% [markdown]
+# For the teaching explorer (`mfv_utils.widgets`): one small sheet per series, its rows the start
+# images and each method's results, its columns the positions t (`series/<class>_pair<p>.jpg`).
+
+# %%
+(out / "series").mkdir(exist_ok=True)
+for s in sets:
+    for p in range(len(s["pairs"])):
+        sheet = f"series/{s['spec'].split(':')[-1]}_pair{p}.jpg"
+        plots.contact_sheet([list(s["series"][p])] + [list(results[(s["spec"], n)][p]) for n in recipes],
+                            cell=112).save(out / sheet, quality=88)
+        next(r for r in start_rows if r["images"] == s["spec"] and r["pair"] == p).update(
+            sheet=sheet, sheet_rows=["start", *recipes])
 
 # %% [markdown]
 # ## The answer, by the numbers
@@ -312,28 +327,14 @@ print(json.dumps({k_: summary[k_] for k_ in ("snap_share", "start_snap_share", "
 # %% [markdown]
 # ## Explorer (interactive only)
 #
-# Slide along a series and compare the start image with each method's result.
+# Slide along a series and compare the start image with each method's result, with the snap
+# score at each position, from this run's files (`mfv_utils.widgets.interpolation_explorer`;
+# `make teach` serves it as a page).
 
 # %%
 if interactive:
-    import ipywidgets as W
     from IPython.display import display
 
-    pick = W.Dropdown(options=[(f"{s['spec']} pair {p}", (i, p)) for i, s in enumerate(sets)
-                               for p in range(len(s["pairs"]))], description="series")
-    pos = W.IntSlider(value=0, min=0, max=n_interpolants + 1, description="position")
-    view = W.Output()
+    from mfv_utils import widgets
 
-    def show(*_):
-        i, p = pick.value
-        s = sets[i]
-        with view:
-            view.clear_output()
-            imgs = [s["series"][p][pos.value]] + [results[(s["spec"], n)][p][pos.value] for n in recipes]
-            plots.image_table([imgs], [s["spec"]], ["start"] + list(recipes))
-            plt.show()
-
-    pick.observe(show, "value")
-    pos.observe(show, "value")
-    display(W.VBox([W.HBox([pick, pos]), view]))
-    show()
+    display(widgets.interpolation_explorer(out))

@@ -64,7 +64,6 @@ import matplotlib
 
 if not interactive:
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -113,6 +112,7 @@ for spec in classes:
     rows.append({"spec": spec, "class": image_set.target, "n_images": len(image_set),
                  "facet": j, "facet_size": int(sizes[j]), "mean": found.mean_images(image_set.images)[j],
                  "centroid": torch.tensor(centroid, dtype=torch.float32), "real": image_set.images[real_idx],
+                 "facet_images": image_set.images[members],
                  "reference": image_set.images[np.sort(pick)], "skipped": image_set.skipped,
                  "paths": image_set.paths})
     print(f"{spec}: {len(image_set)} images, class {image_set.target.index} {image_set.target.name!r}, "
@@ -182,7 +182,7 @@ for name, (start, recipe) in recipes.items():
     t0 = time.perf_counter()
     seeds = noise if start == "noise" else means
     results[name] = mfv_methods.run(recipe, net, unit, seeds, seed=seed, centroids=centroids,
-                                    progress=interactive).images
+                                    real=[r["facet_images"] for r in rows], progress=interactive).images
     seconds[name] = round(time.perf_counter() - t0, 2)
     print(f"{name:>18}: {mfv_methods.iterations(recipe):4d} iterations from {start} in {seconds[name]:6.1f} s")
 lap("optimize")
@@ -269,8 +269,7 @@ for name in names:
 fig = plots.score_table(np.array([[per_method[n][c] for c in summary_keys] for n in names]), names,
                         summary_keys, ["high", "high", "high", "one", "low", "high", "low"],
                         title=f"{len(rows)} classes, {net.name} optimized, judged by {judge_net.name}")
-fig.savefig(out / "metrics_table.png", dpi=90, bbox_inches="tight")
-plt.show() if interactive else plt.close(fig)
+plots.publish(fig, out / "metrics_table.png", dpi=90, bbox_inches="tight")
 
 # %% [markdown]
 # ## Fig. S3: every class by every method
@@ -297,8 +296,10 @@ plt.show() if interactive else plt.close(fig)
 cells = [[r["real"]] + [results[name][i] for name in names] for i, r in enumerate(rows)]
 fig = plots.image_table(cells, [r["class"].name for r in rows], ["real image"] + names,
                         title=f"Fig. S3: {net.name}, one class per row, one method per column", cell=1.25)
-fig.savefig(out / "figS3_priors.png", dpi=60, bbox_inches="tight")
-plt.show() if interactive else plt.close(fig)
+plots.publish(fig, out / "figS3_priors.png", dpi=60, bbox_inches="tight")
+# the same cells as one small sheet for the teaching explorer (mfv_utils.widgets): row = class,
+# column = the real image, then each method
+plots.contact_sheet(cells, cell=112).save(out / "cells.jpg", quality=88)
 
 # %% [markdown]
 # ## Fig. S8: TV + jitter, center bias, center bias + MFV, and the mean images used
@@ -315,8 +316,7 @@ if paper_rows and s8:
     fig = plots.image_table(cells, [rows[i]["class"].name for i in paper_rows],
                             [f"({'abc'[j]}) {m_}" for j, m_ in enumerate(s8)] + [f"({'abcd'[len(s8)]}) mean image"],
                             title="Fig. S8", cell=2.2)  # (a)-(c) results, (d) the start of (c)
-    fig.savefig(out / "figS8_center_bias_mfv.png", dpi=80, bbox_inches="tight")
-    plt.show() if interactive else plt.close(fig)
+    plots.publish(fig, out / "figS8_center_bias_mfv.png", dpi=80, bbox_inches="tight")
 
 # %% [markdown]
 # ## Fig. 3 / S7: center-biased regularization, phase by phase
@@ -351,8 +351,7 @@ fig = plots.image_table(cells, [c.name for c in prog_classes],
                               "p = the judge's probability of the class",
                         cell=2.2, captions=[[f"p = {prog_scores[p]['prob'][i]:.2f}" for p in range(len(snapshots))]
                                             for i in range(len(prog_classes))])
-fig.savefig(out / "fig3_center_bias_phases.png", dpi=80, bbox_inches="tight")
-plt.show() if interactive else plt.close(fig)
+plots.publish(fig, out / "fig3_center_bias_phases.png", dpi=80, bbox_inches="tight")
 progression_metrics = [{"class": c.name, "class_index": c.index,
                         "phases": [{"phase": p + 1, "canvas": int(snapshots[p].shape[-1]),
                                     "judge_prob": round(float(prog_scores[p]["prob"][i]), 4),
@@ -475,6 +474,7 @@ summary = {
     "skipped": [s for r in rows for s in r["skipped"]],
     "figures": {"figS3": "figS3_priors.png", "figS8": "figS8_center_bias_mfv.png",
                 "fig3": "fig3_center_bias_phases.png", "metrics": "metrics_table.png"},
+    "cells_sheet": {"file": "cells.jpg", "rows": [r["class"].name for r in rows], "columns": ["real image"] + names},
     "timings": timings,
     "provenance": provenance.provenance(net, [p for r in rows for p in r["paths"]], judge_net),
 }
@@ -484,33 +484,14 @@ print(json.dumps({"claims": claims, "timings": timings}, indent=2))
 # %% [markdown]
 # ## Explorer (interactive only)
 #
-# Pick a class and a method, change its iteration count, and watch the image and the class
-# probability evolve. Skipped when papermill runs the notebook headless.
+# Pick a class and a method: its image beside the real one, with every measure of that cell,
+# from this run's files (`mfv_utils.widgets.priors_explorer`; `make teach` serves it as a page).
+# Skipped when papermill runs the notebook headless.
 
 # %%
 if interactive:
-    import ipywidgets as W
     from IPython.display import display
 
-    pick_class = W.Dropdown(options=[(r["class"].name, i) for i, r in enumerate(rows)], description="class")
-    pick_method = W.Dropdown(options=list(mfv_methods.COMPARISON), description="method")
-    factor = W.FloatSlider(value=0.2, min=0.05, max=1.0, step=0.05, description="iterations x")
-    go = W.Button(description="optimize")
-    view = W.Output()
+    from mfv_utils import widgets
 
-    def on_go(_):
-        i = pick_class.value
-        start, recipe = mfv_methods.COMPARISON[pick_method.value]
-        recipe = mfv_methods.shorten(recipe, factor.value)
-        seeds_ = noise[i:i + 1] if start == "noise" else means[i:i + 1]
-        img = mfv_methods.run(recipe, net, models.Unit(net.logits_layer, rows[i]["class"].index), seeds_,
-                              seed=seed, centroids=centroids[i:i + 1], progress=True).images
-        p = metrics.class_scores(judge_net, img, rows[i]["class"].index)["prob"][0]
-        with view:
-            view.clear_output()
-            f = plots.image_table([[rows[i]["real"], img[0]]], [rows[i]["class"].name], ["real", pick_method.value])
-            f.suptitle(f"judge p = {p:.2f}")
-            plt.show()
-
-    go.on_click(on_go)
-    display(W.VBox([W.HBox([pick_class, pick_method, factor, go]), view]))
+    display(widgets.priors_explorer(out))

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -39,3 +40,47 @@ def movie_theater():
     from mfv_utils.data import load_image_set
 
     return load_image_set("paper:movie_theater")
+
+
+# ------------------------------------------------------------------ one smoke run of each notebook
+# Session-scoped: the notebook tests check what each run wrote, the explorer and browser tests
+# open the same runs' files.
+NB02_LAYERS = '["block2", "block4", "pool", "logits"]'
+NB04_CLASSES = '["paper:bell_pepper", "imagenette:tench"]'
+
+
+def _smoke(tmp_path_factory, name, stem, *args, timeout=900):
+    tmp = tmp_path_factory.mktemp(name)
+    out = tmp / "out"
+    proc = run_cli(REPO / "notebooks" / f"{stem}.py", "--smoke", *args, "-p", "out_dir", str(out),
+                   build=tmp / "build", timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, tmp / "build", proc
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """Notebook 01 on its defaults, smoke: (out, build, process)."""
+    return _smoke(tmp_path_factory, "nb01", "01_bell_pepper_tsne")
+
+
+@pytest.fixture(scope="session")
+def smoke02(tmp_path_factory):
+    out, _, _ = _smoke(tmp_path_factory, "nb02", "02_hidden_layer_facets", "-p", "pool", '["paper"]',
+                       "-p", "layers", NB02_LAYERS, "-p", "top_n", "40", "-p", "k", "4", "-p", "shown_facets", "2",
+                       "-p", "units_per_layer", "1", "-p", "stats_units", "2")
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def smoke03(tmp_path_factory):
+    out, _, _ = _smoke(tmp_path_factory, "nb03", "03_interpolation_study", "-p", "classes", '["paper:bell_pepper"]',
+                       "-p", "pairs", "2", "-p", "n_interpolants", "3")
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def smoke04(tmp_path_factory):
+    out, _, _ = _smoke(tmp_path_factory, "nb04", "04_prior_comparison", "-p", "classes", NB04_CLASSES,
+                       timeout=1200)
+    return out, json.loads((out / "metrics.json").read_text())

@@ -81,7 +81,7 @@ def test_every_method_raises_the_class_logit_from_each_seed(lite0, bell_pepper, 
 def test_run_rejects_unknown_methods_and_missing_inputs(lite0, seeds):
     with pytest.raises(ValueError, match="unknown method 'magic'; known: paper"):
         methods.run("magic", lite0, Unit("logits", 945), seeds)
-    with pytest.raises(ValueError, match="needs magnitudes"):
+    with pytest.raises(ValueError, match=r"needs each facet.s real images \(magnitudes\)"):
         methods.run(methods.smoke(methods.METHODS["maco"]), lite0, Unit("logits", 945), seeds)
     with pytest.raises(ValueError, match="needs the facets' centroids"):
         methods.run(methods.smoke(methods.METHODS["anchored"]), lite0, Unit("logits", 945), seeds)

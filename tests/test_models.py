@@ -4,7 +4,6 @@ import pytest
 import torch
 import torchvision
 
-from mfv_utils.data import load_image_set
 from mfv_utils.metrics import class_scores
 from mfv_utils.models import Unit, load_model, unit_activation
 

@@ -1,5 +1,6 @@
 """Notebook 01 executed for real: jupytext -> papermill -> python3 kernel, via the CLI runner."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,15 +18,6 @@ NB = REPO / "notebooks" / "01_bell_pepper_tsne.py"
 
 def run_cli(*args, build):
     return run_notebook_cli(NB, *args, build=build)
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb01")
-    out = tmp / "out"
-    proc = run_cli("--smoke", "-p", "out_dir", str(out), build=tmp / "build")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, tmp / "build", proc
 
 
 def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
@@ -52,12 +44,20 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
         assert 0 <= f["final_prob"] <= 1 and 0 <= f["final_rank"] < 1000
         assert Image.open(out / f["image"]).size == (224, 224)
         assert Image.open(out / f["mean_image"]).size == (227, 227)
-    assert [r["method"] for r in m["methods"]] == ["anchored", "paper", "fourier", "accentuation", "maco"]
+    assert [r["method"] for r in m["methods"]] == ["anchored", "paper", "fourier", "accentuation", "maco",
+                                                   "seed", "real"]
     for row in m["methods"]:
         assert 0 <= row["facet_identity"] <= 1 and 0 <= row["color_distance"] <= 1
+        assert 0 <= row["facet_identity_strict"] <= 1
         assert row["hf_ratio"] > 0 and row["diversity_ratio"] > 0 and 0 <= row["judge_top5"] <= 10
-    assert set(m["goals"]) == {"facet_identity", "diversity_ratio", "hf_ratio", "judge_top5", "top1",
-                               "color_distance"}
+    rows = {r["method"]: r for r in m["methods"]}
+    # the baselines by construction: the mean images are their own seeds, and each representative
+    # real image is nearest itself among the representatives (strict identity 1) and as diverse as itself
+    assert rows["seed"]["seed_identity"] == 1.0 and rows["seed"]["iterations"] == 0
+    assert rows["real"]["facet_identity_strict"] == 1.0 and rows["real"]["diversity_ratio"] == 1.0
+    from mfv_utils.metrics import CLASS_GOALS
+
+    assert set(m["goals"]) == set(CLASS_GOALS)
     prov = m["provenance"]
     assert {"python", "torch", "torchvision", "timm", "numpy", "scikit-learn", "openTSNE"} <= prov["versions"].keys()
     assert len(prov["model_weights"]["sha256"]) == 64 and prov["images"]["n"] == 150
@@ -68,6 +68,16 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
         w, h = Image.open(out / name).size
         assert w > 600 and h > 300
     assert "without encryption" not in proc.stderr  # the kernel's own log stays hidden
+    # progress on stderr, compact when it is not a terminal: a line per code cell naming its
+    # section, what the cells print, and a start and an end line for every optimization
+    lines = proc.stderr.splitlines()
+    cells = [line for line in lines if line.startswith("[01_bell_pepper_tsne] cell ")]
+    assert len(cells) >= 10 and cells[-1].split(" · ")[0].endswith(f"cell {len(cells)}/{len(cells)}")
+    printed = next(i for i, line in enumerate(lines) if line.startswith("cluster sizes:"))
+    last_cell = [line for line in lines[:printed] if line.startswith("[01_bell_pepper_tsne] cell ")][-1]
+    assert last_cell.endswith(" · Steps 4-5: cluster and average")  # the section of the cell that printed it
+    assert "  anchored logits:945: 15 steps ..." in proc.stderr
+    assert re.search(r"  anchored logits:945: 15/15 steps in [0-9.]+ s", proc.stderr)
 
 
 def _comparable(metrics: dict) -> dict:
@@ -110,7 +120,12 @@ def test_runner_takes_a_stem_and_names_skipped_files(tmp_path, bell_pepper):
     assert any("notes.txt: not a readable image" in line for line in lines)
     m = json.loads((out / "metrics.json").read_text())
     assert sorted(Path(r["path"]).name for r in m["skipped"]) == ["broken.jpg", "notes.txt"]
-    assert m["n_images"] == 12 and [r["method"] for r in m["methods"]] == ["anchored"]
+    assert m["n_images"] == 12 and [r["method"] for r in m["methods"]] == ["anchored", "seed", "real"]
+    # the executed notebook lands beside the figures, with them inline (what a reader opens)
+    nb = nbformat.read(out / "01_bell_pepper_tsne.ipynb", as_version=4)
+    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(pngs) == 4  # mean images, Fig. 2, Fig. 4, methods
+    assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
 
 
 def test_executed_notebook_has_parameters_and_no_errors(smoke_run):
@@ -145,6 +160,10 @@ def test_runner_reports_the_failing_cell(tmp_path):
     proc = run_cli("--smoke", "-p", "k", "500", "-p", "out_dir", str(tmp_path / "o"), build=tmp_path)
     assert proc.returncode == 1
     assert "failed in cell" in proc.stderr and "k=500 facets need at least 500 images" in proc.stderr
+    quiet = run_cli("--smoke", "--quiet", "-p", "k", "500", "-p", "out_dir", str(tmp_path / "q"), build=tmp_path)
+    assert quiet.returncode == 1 and "[01_bell_pepper_tsne] cell" not in quiet.stderr
+    assert [line for line in quiet.stderr.splitlines() if line.strip()] == [
+        line for line in quiet.stderr.splitlines() if line.startswith("error:")]
 
 
 def test_runner_rejects_a_missing_notebook(tmp_path):

@@ -1,31 +1,17 @@
 """Notebook 02 (hidden-layer facets) executed for real in smoke mode through the CLI runner:
 the authors' 300 images as the pool, four layers (two spatial, pooled features, logits), one
 unit per layer drawn, two facets each."""
-import json
 
-import pytest
 from PIL import Image
 
 from .conftest import REPO
 from .conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "02_hidden_layer_facets.py"
-LAYERS = '["block2", "block4", "pool", "logits"]'
 
 
 def run_cli(*args, build):
     return run_notebook_cli(NB, *args, build=build, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def smoke02(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb02")
-    out = tmp / "out"
-    proc = run_cli("--smoke", "-p", "pool", '["paper"]', "-p", "layers", LAYERS, "-p", "top_n", "40",
-                   "-p", "k", "4", "-p", "shown_facets", "2", "-p", "units_per_layer", "1", "-p", "stats_units", "2",
-                   "-p", "out_dir", str(out), build=tmp / "build")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, json.loads((out / "metrics.json").read_text())
 
 
 def test_layers_units_and_facets(smoke02):
@@ -48,11 +34,22 @@ def test_layers_units_and_facets(smoke02):
         assert 0 <= u["diversity_real"] <= 2
         if u["shown"]:
             assert len(u["act_start"]) == len(u["act_end"]) == 2
-            assert set(u["fidelity"]) == {"facet_identity", "diversity_ratio", "hf_ratio"}
+            assert set(u["fidelity"]) == {"facet_identity", "diversity_ratio", "hf_ratio", "above_strongest_real"}
+            assert set(u["by_method"]) == {m["method"], "paper"}  # the paper's schedule beside the method
+            assert u["by_method"][m["method"]]["fidelity"] == u["fidelity"]
+            assert u["fidelity"]["above_strongest_real"] == (min(u["act_end"]) > u["top_act_max"])
 
 
 def test_depth_statistics_purity_and_claims(smoke02):
     out, m = smoke02
+    shown = [u for u in m["units"] if u["shown"]]
+    for name in m["methods"]:  # the goals follow from the per-unit numbers
+        g = m["goals"][name]
+        deep = [u["by_method"][name]["fidelity"]["facet_identity"] for u in shown if u["depth"] >= 3]
+        assert abs(g["facet_identity_from_block3"] - sum(deep) / len(deep)) < 1e-9
+        hf = [0.5 <= u["by_method"][name]["fidelity"]["hf_ratio"] <= 3 for u in shown]
+        assert abs(g["hf_ratio_within_0.5_3_share"] - sum(hf) / len(hf)) < 1e-9
+        assert g["met"]["facet_identity"] == (g["facet_identity_from_block3"] >= 0.6)
     for key in ("spearman_depth_diversity", "spearman_depth_diversity_real", "spearman_depth_k"):
         assert m[key] is None or -1 <= m[key] <= 1
     p = m["purity"]
@@ -66,13 +63,13 @@ def test_depth_statistics_purity_and_claims(smoke02):
 def test_figures_draw_every_layer_at_its_field_size(smoke02):
     out, m = smoke02
     fig6 = Image.open(out / "fig6_hidden_facets.png")
-    # one row per layer, each as tall as the layer's drawn field plus a label line (28 px); a field
-    # under 36 px is also drawn magnified by the smallest integer that reaches 36 (19 px: x2)
-    assert fig6.size[1] == sum(x["drawn_px"] * (-(-36 // x["drawn_px"]) if x["drawn_px"] < 36 else 1) + 28
-                               for x in m["layers"]) + 10
+    # one row per layer and method (2), each as tall as the layer's drawn field plus a label line
+    # (28 px); a field under 36 px is also drawn magnified by the smallest integer reaching 36 (19 px: x2)
+    assert fig6.size[1] == 2 * sum(x["drawn_px"] * (-(-36 // x["drawn_px"]) if x["drawn_px"] < 36 else 1) + 28
+                                   for x in m["layers"]) + 10
     s9 = Image.open(out / "figS9_fc_facets.png")
-    # 2 layers x 1 unit x 2 facets = 4 rows; a visualization and 4 real images = 5 columns (1.3 in, 60 dpi)
-    assert s9.size == (round(5 * 1.3 * 60), round((4 * 1.3 + 0.6) * 60))
+    # 2 layers x 1 unit x 2 facets = 4 rows; 2 visualizations and 4 real images = 6 columns (1.3 in, 60 dpi)
+    assert s9.size == (round(6 * 1.3 * 60), round((4 * 1.3 + 0.6) * 60))
     assert set(m["figures"]) == {"fig6_hidden_facets.png", "diversity_vs_depth.png", "figS9_fc_facets.png"}
 
 

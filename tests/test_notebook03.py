@@ -1,6 +1,5 @@
 """Notebook 03 (interpolation study) executed for real in smoke mode through the CLI runner:
 one pair of the authors' bell-pepper clusters, 3 interpolants, both methods."""
-import json
 
 import pytest
 from PIL import Image
@@ -13,16 +12,6 @@ NB = REPO / "notebooks" / "03_interpolation_study.py"
 
 def run_cli(*args, build):
     return run_notebook_cli(NB, *args, build=build, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def smoke03(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb03")
-    out = tmp / "out"
-    proc = run_cli("--smoke", "-p", "classes", '["paper:bell_pepper"]', "-p", "pairs", "2", "-p", "n_interpolants",
-                   "3", "-p", "out_dir", str(out), build=tmp / "build")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, json.loads((out / "metrics.json").read_text())
 
 
 def test_pairs_carry_similarities_labels_and_shares(smoke03):

@@ -1,28 +1,16 @@
 """Notebook 04 (prior comparison) executed for real in smoke mode through the CLI runner, on
 two of its classes (one of the paper's, one Imagenette class) and every method."""
-import json
 
-import pytest
 from PIL import Image
 
 from .conftest import REPO
 from .conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "04_prior_comparison.py"
-CLASSES = '["paper:bell_pepper", "imagenette:tench"]'
 
 
 def run_cli(*args, build):
     return run_notebook_cli(NB, *args, build=build, timeout=1200)
-
-
-@pytest.fixture(scope="module")
-def smoke04(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb04")
-    out = tmp / "out"
-    proc = run_cli("--smoke", "-p", "classes", CLASSES, "-p", "out_dir", str(out), build=tmp / "build")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, json.loads((out / "metrics.json").read_text())
 
 
 def test_every_method_and_class_has_every_measure(smoke04):

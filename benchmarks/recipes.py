@@ -1,0 +1,98 @@
+"""Every recipe tried for the facets' method, on class units, with every fidelity measure and its seconds.
+
+    python benchmarks/recipes.py [--classes paper:bell_pepper paper:movie_theater imagenette:church]
+        [--recipes NAME ...] [--seed 0] [--out build/recipes]
+
+For each class: Algorithm 1 as notebook 01 runs it (Lite0 pooled codes, PCA, t-SNE with
+perplexity 10 for the authors' 150 images and 30 for a whole class, k-means k=10, the 15 images
+nearest each centroid), then each recipe from the 10 mean images, judged by the held-out Lite2.
+Two baselines frame every table: ``seed`` (the mean images, not optimized) and ``real`` (each
+cluster's representative real image). Prints one row per recipe and writes ``<out>/<class>.json``
+and ``<out>/<class>.png`` (one row of images per recipe, to look at).
+"""
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from mfv_utils import data, facets, methods, metrics, models, plots
+from mfv_utils.objectives import ColourMatch
+
+A = methods.METHODS["anchored"]
+CANDIDATES = {  # the pieces of the fidelity issue, each alone on the anchored recipe, then combined
+    "anchored": A,
+    "project": dataclasses.replace(A, name="project", colour="project"),
+    "match50": dataclasses.replace(A, name="match50", colour_match=ColourMatch(50.0)),
+    "match200": dataclasses.replace(A, name="match200", colour_match=ColourMatch(200.0)),
+    "match1000": dataclasses.replace(A, name="match1000", colour_match=ColourMatch(1000.0)),
+    "spectrum": dataclasses.replace(A, name="spectrum", spectrum="real"),
+    "maco_anchored": dataclasses.replace(A, name="maco_anchored", parametrization="maco", lr=0.02),
+    "project_spectrum": dataclasses.replace(A, name="project_spectrum", colour="project", spectrum="real"),
+    "match200_spectrum": dataclasses.replace(A, name="match200_spectrum", colour_match=ColourMatch(200.0),
+                                             spectrum="real"),
+}
+COLUMNS = ("facet_identity", "facet_identity_strict", "seed_identity", "diversity_ratio", "hf_ratio",
+           "color_distance", "top1", "judge_top5")
+
+
+def facets_of(spec: str, net, seed: int):
+    s = data.load_image_set(spec)
+    codes = facets.layer_codes(net, s.images, cache_dir=".cache/codes")
+    emb = facets.embed(codes, seed=seed, perplexity=10.0 if spec.startswith("paper:") else 30.0)
+    found = facets.find_facets(emb, k=10, m=15, seed=seed)
+    cents = torch.tensor(metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k),
+                         dtype=torch.float32)
+    return s, found, found.mean_images(s.images), cents
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--classes", nargs="+", default=["paper:bell_pepper", "paper:movie_theater", "imagenette:church"])
+    ap.add_argument("--recipes", nargs="+", default=list(CANDIDATES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None, help="override every recipe's steps (quick looks)")
+    ap.add_argument("--out", default="build/recipes")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    net, judge = models.load_model(), models.load_model("efficientnet_lite2")
+    pool = {**methods.METHODS, **CANDIDATES}
+    for spec in args.classes:
+        s, found, means, cents = facets_of(spec, net, args.seed)
+        real = [s.images[found.labels == j] for j in range(found.k)]
+        rj = metrics.judge_features(judge, s.images, cache_dir=".cache/codes")
+        unit = models.Unit(net.logits_layer, s.target.index)
+        reps = s.images[metrics.representatives(rj, found.labels, found.k)]
+        rows, shown = [], {}
+        for name, images, secs in [("seed", means, 0.0), ("real", reps, 0.0)]:
+            f = metrics.fidelity(images, means, s.images, found.labels, s.target.index, net, judge, rj)["summary"]
+            rows.append({"recipe": name, **f, "seconds": secs})
+            shown[name] = images
+        for name in args.recipes:
+            recipe = pool[name]
+            if args.steps:
+                recipe = dataclasses.replace(recipe, steps=args.steps)
+            t = time.perf_counter()
+            res = methods.run(recipe, net, unit, means, seed=args.seed, centroids=cents, real=real, progress=False)
+            secs = round(time.perf_counter() - t, 1)
+            f = metrics.fidelity(res.images, means, s.images, found.labels, s.target.index, net, judge, rj)["summary"]
+            rows.append({"recipe": name, **f, "seconds": secs})
+            shown[name] = res.images
+            print(f"{spec} {name:18s} " + " ".join(f"{c[:12]}={f[c]:.2f}" for c in COLUMNS) + f" {secs:.0f}s",
+                  flush=True)
+        tag = spec.replace(":", "_").replace("/", "_")
+        (out / f"{tag}.json").write_text(json.dumps(rows, indent=1))
+        fig = plots.image_rows({f"{r['recipe']}\nid {r['facet_identity']:.1f}/{r['facet_identity_strict']:.1f} "
+                                f"col {r['color_distance']:.2f}": shown[r["recipe"]] for r in rows},
+                               title=f"{spec}: one row per recipe")
+        fig.savefig(out / f"{tag}.png", dpi=45, bbox_inches="tight")
+        print(f"{'recipe':18s} " + " ".join(f"{c[:14]:>14s}" for c in COLUMNS) + "  seconds")
+        for r in rows:
+            print(f"{r['recipe']:18s} " + " ".join(f"{r[c]:14.2f}" for c in COLUMNS) + f"  {r['seconds']:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
