@@ -35,6 +35,10 @@ figures: run
 	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images paper:movie_theater -p out_dir figures/01_movie_theater_tsne
 	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images imagenette:church -p perplexity 30.0 \
 		-p out_dir figures/01_church_tsne
+	@# three Imagenette classes no recipe was tuned on (the method was chosen on the three above)
+	for c in tench garbage_truck golf_ball; do \
+		$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images imagenette:$$c -p perplexity 30.0 \
+			-p out_dir figures/01_$${c}_tsne || exit 1; done
 	$(PY) -m mfv_utils.run 04_prior_comparison
 	$(PY) -m mfv_utils.run 03_interpolation_study
 	$(PY) -m mfv_utils.run 02_hidden_layer_facets

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from mfv_utils import data, facets, methods, metrics, models, plots
-from mfv_utils.objectives import ColourMatch
+from mfv_utils.objectives import Anchor, ColourMatch
 
 A = methods.METHODS["anchored"]
 CANDIDATES = {  # the pieces of the fidelity issue, each alone on the anchored recipe, then combined
@@ -34,6 +34,17 @@ CANDIDATES = {  # the pieces of the fidelity issue, each alone on the anchored r
     "match200_spectrum": dataclasses.replace(A, name="match200_spectrum", colour_match=ColourMatch(200.0),
                                              spectrum="real"),
 }
+PS = CANDIDATES["project_spectrum"]
+CANDIDATES.update({  # round 2: the anchors' strength and the schedule's length on project_spectrum
+    "ps_c400": dataclasses.replace(PS, name="ps_c400", anchors=(Anchor("centroid", 400.0), Anchor("seed", 50.0))),
+    "ps_c800": dataclasses.replace(PS, name="ps_c800", anchors=(Anchor("centroid", 800.0), Anchor("seed", 50.0))),
+    "ps_c400_s0": dataclasses.replace(PS, name="ps_c400_s0", anchors=(Anchor("centroid", 400.0),)),
+    "ps_c300_s0": dataclasses.replace(PS, name="ps_c300_s0", anchors=(Anchor("centroid", 300.0),)),
+    "ps_c600_s0": dataclasses.replace(PS, name="ps_c600_s0", anchors=(Anchor("centroid", 600.0),)),
+    "ps_300": dataclasses.replace(PS, name="ps_300", steps=300),
+    "ps_c400_300": dataclasses.replace(PS, name="ps_c400_300", steps=300,
+                                       anchors=(Anchor("centroid", 400.0), Anchor("seed", 50.0))),
+})
 COLUMNS = ("facet_identity", "facet_identity_strict", "seed_identity", "diversity_ratio", "hf_ratio",
            "color_distance", "top1", "judge_top5")
 

@@ -32,7 +32,7 @@ def inputs(net, s, labels, groups):
     seeds = torch.stack([s.images[labels == j].float().mean(0) for j in groups])
     cents = torch.stack([codes[labels == j].mean(0) for j in groups])
     mags = torch.stack([param.mean_magnitude(at[labels == j]) for j in groups])
-    return seeds, cents, mags
+    return seeds, cents, mags, [s.images[labels == j] for j in groups]
 
 
 def notebook04(seeds: int):
@@ -49,7 +49,7 @@ def notebook04(seeds: int):
                                   optimize.noise_images(2, 224, seed), seed=seed, progress=False)
                 gains.append(float((res.history[:, -1] - res.history[:, 0]).min()))
         print(f"prior {name:18s} min logit gain {min(gains):6.2f} .. {max(gains):6.2f}", flush=True)
-    factors, colors = [], {"none": [], "anchored": []}
+    factors, colors = [], {"none": [], "facet": []}
     for threads in (1, 2):
         for seed in range(seeds):
             with tempfile.TemporaryDirectory() as tmp:
@@ -59,12 +59,12 @@ def notebook04(seeds: int):
                     smoke=True, build_dir=tmp)
                 res = {(r["method"], r["class"]): r for r in json.load(open(f"{tmp}/out/metrics.json"))["results"]}
             for cls in ("bell pepper", "tench"):
-                factors.append(res[("none", cls)]["hf_ratio"] / res[("anchored", cls)]["hf_ratio"])
+                factors.append(res[("none", cls)]["hf_ratio"] / res[("facet", cls)]["hf_ratio"])
                 for name in colors:
                     colors[name].append(res[(name, cls)]["color_distance"])
-            print(f"notebook 04 smoke, seed {seed}, {threads} threads: hf none/anchored "
+            print(f"notebook 04 smoke, seed {seed}, {threads} threads: hf none/facet "
                   f"{min(factors[-2:]):.1f} .. {max(factors[-2:]):.1f}", flush=True)
-    print(f"notebook 04 smoke: hf_ratio none / anchored {min(factors):.1f} .. {max(factors):.1f}; colour "
+    print(f"notebook 04 smoke: hf_ratio none / facet {min(factors):.1f} .. {max(factors):.1f}; colour "
           + "; ".join(f"{n} {min(v):.3f} .. {max(v):.3f}" for n, v in colors.items()))
 
 
@@ -84,11 +84,11 @@ def main():
     # tests/test_optimize.py runs the paper schedule at 0.03 of its length (15 iterations)
     paper_test = {"paper (x0.03)": optimize.shorten(optimize.MEAN_INIT, 0.03)}
     setups = {"notebook (10 t-SNE facets)": (inputs(net, s, found.labels, range(10)),
-                                             {"anchored": smoke["anchored"]}),
+                                             {"facet": smoke["facet"]}),
               "unit test (authors' clusters 0, 3, 7)": (inputs(net, s, s.labels, (0, 3, 7)), {
-                  **{n: smoke[n] for n in ("fourier", "anchored", "maco", "accentuation")}, **paper_test})}
+                  **{n: smoke[n] for n in ("fourier", "anchored", "facet", "maco", "accentuation")}, **paper_test})}
     unit = models.Unit("logits", 945)
-    for setup, ((seeds, cents, mags), recipes) in setups.items():
+    for setup, ((seeds, cents, mags, real), recipes) in setups.items():
         before = metrics.class_scores(net, seeds, 945)["logit"]
         for name, recipe in recipes.items():
             gains, top1 = [], []
@@ -96,7 +96,7 @@ def main():
                 torch.set_num_threads(threads)
                 for seed in range(args.seeds):
                     res = methods.run(recipe, net, unit, seeds, seed=seed,
-                                      centroids=cents, magnitudes=mags, progress=False)
+                                      centroids=cents, magnitudes=mags, real=real, progress=False)
                     after = metrics.class_scores(net, res.images, 945)
                     gains.append(float((after["logit"] - before).min()))
                     top1.append(int((after["rank"] == 0).sum()))

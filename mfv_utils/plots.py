@@ -1,6 +1,8 @@
 """Figures in the paper's layouts. Each function returns a matplotlib Figure; callers save it."""
 from __future__ import annotations
 
+import io
+
 import math
 
 import matplotlib.pyplot as plt
@@ -212,9 +214,11 @@ def score_table(values: np.ndarray, row_labels: list[str], col_labels: list[str]
     return fig
 
 
-def publish(fig: plt.Figure, path, **savefig) -> None:
+def publish(fig: plt.Figure, path, inline_width: int = 1000, **savefig) -> None:
     """Save ``fig`` to ``path`` (``savefig``'s options), close it, and show the saved PNG in the
-    notebook: the figure a reader sees in the executed notebook is the committed file."""
+    notebook: the figure a reader sees in the executed notebook is the committed file, scaled
+    down to at most ``inline_width`` px wide (so an executed notebook stays a few MB; the full
+    file is beside it)."""
     fig.savefig(path, **savefig)
     plt.close(fig)
     try:
@@ -222,8 +226,19 @@ def publish(fig: plt.Figure, path, **savefig) -> None:
         from IPython.display import Image, display
     except ImportError:
         return
-    if get_ipython() is not None:
-        display(Image(filename=str(path)))
+    if get_ipython() is None:
+        return
+    from PIL import Image as PILImage
+
+    with PILImage.open(path) as im:
+        if im.width <= inline_width:
+            display(Image(filename=str(path)))
+            return
+        small = im.convert("RGB").resize((inline_width, round(im.height * inline_width / im.width)),
+                                         PILImage.LANCZOS)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG", optimize=True)
+    display(Image(data=buf.getvalue(), format="png"))
 
 
 def contact_sheet(rows: list[list[torch.Tensor]], cell: int = 96, gap: int = 2):

@@ -33,6 +33,7 @@ NOTEBOOKS = REPO / "notebooks"
 # the kernel's own log (e.g. its "running over TCP without encryption" notice) is not for users
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 SKIPPED_RE = re.compile(r"SkippedFileWarning: (skipped .*)")
+DISPLAY_RE = re.compile(r"^<IPython\.core\.display\.\w+ object>$")
 CELL_RE = re.compile(r"^Executing Cell (\d+)-*$")
 PROGRESS_MODES = ("tty", "lines", "quiet")
 
@@ -71,6 +72,8 @@ class _Console(logging.Handler):
         elif text.startswith(("Input Notebook", "Output Notebook", "Executing notebook with kernel",
                               "Ending Cell", "Working directory")):
             return
+        elif DISPLAY_RE.match(text.strip()):  # a figure shown in the notebook: its repr says nothing
+            sys.stderr.write("  (figure)\n")
         else:
             sys.stderr.write(text if text.endswith(("\n", "\r")) or "\r" in text else text + "\n")
         sys.stderr.flush()

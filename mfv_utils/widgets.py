@@ -102,7 +102,7 @@ def _empty_app(title: str, message: str) -> W.VBox:
 
 # ----------------------------------------------------------------------------- notebook 01
 def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "efficientnet_lite0",
-                    device: str = "auto", method: str = "anchored", smoke_factor: float = 0.1,
+                    device: str = "auto", method: str = methods.DEFAULT, smoke_factor: float = 0.1,
                     seed: int = 0) -> W.VBox:
     """Notebook 01's explorer. Opens on the committed runs ``figures/01_*`` (or the run folders
     given as a list); "Embed + cluster" computes another image set (a name or a folder) or another

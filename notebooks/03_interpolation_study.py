@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 model = "efficientnet_lite0"
 classes = ["paper:bell_pepper", "paper:movie_theater", "imagenette:church"]  # one panel set each
-methods = ["paper", "anchored"]  # keys of mfv_utils.methods.METHODS
+methods = ["paper", "facet"]  # keys of mfv_utils.methods.METHODS
 pairs = 3  # pairs of images per class
 n_interpolants = 8  # images strictly between the two ends (the series has n_interpolants + 2)
 k = 10  # clusters (Algorithm 1) for classes without the authors' clusters

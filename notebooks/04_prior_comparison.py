@@ -43,7 +43,7 @@ classes = ["paper:bell_pepper", "paper:movie_theater", "imagenette:tench", "imag
            "imagenette:golf_ball", "imagenette:parachute"]  # image sets, one class each (rows of Fig. S3)
 methods = ["none", "l2_decay", "alpha_norm", "blur", "tv", "tv_jitter", "tv_penalty_jitter", "blur_jitter",
            "center_bias", "mfv", "center_bias_mfv", "fourier_noise", "fourier_mean", "accentuation",
-           "anchored"]  # keys of mfv_utils.methods.COMPARISON (columns of Fig. S3)
+           "facet"]  # keys of mfv_utils.methods.COMPARISON (columns of Fig. S3)
 progression = ["milk can", "bell pepper"]  # classes of the center-bias progression (Fig. 3 / S7)
 judge = "efficientnet_lite2"  # held-out network that scores every image (never optimized)
 k = 10  # facets per class (Algorithm 1); the largest one seeds the mean-initialized methods

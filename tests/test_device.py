@@ -59,17 +59,25 @@ def test_optimization_metrics_and_codes_stay_on_the_models_device(lite0, bell_pe
     cents = torch.tensor(metrics.cluster_centroids(codes, labels, 10)[:3], dtype=torch.float32)
     mags = torch.stack([param.mean_magnitude(torch.nn.functional.interpolate(
         bell_pepper.images[labels == j].float(), size=(224, 224))) for j in range(3)])
+    real = [bell_pepper.images[labels == j].float() for j in range(3)]
     unit = models.Unit("logits", 945)
     mode = ImplicitDeviceIsMeta()
     with mode:
         runs = [methods.run(methods.smoke(methods.METHODS[name], 2), lite0, unit, means, centroids=cents,
-                            magnitudes=mags, progress=False) for name in ("anchored", "maco")]
+                            magnitudes=mags, real=real, progress=False) for name in ("facet", "anchored", "maco")]
         runs.append(methods.run(optimize.shorten(optimize.MEAN_INIT, 0.01), lite0, unit, means, progress=False))
         field = receptive.receptive_field(lite0, "block3")
         placed = receptive.Placed(lite0, field.visible_box())
         patches = receptive.crop_patches(bell_pepper.images[:3], field.visible_box(), lite0.mean.flatten())
         runs.append(optimize.maximize(placed, models.Unit("block3", 5), patches,
                                       optimize.shorten(optimize.MEAN_INIT, 0.01), progress=False))
+        # the figures' method on that hidden unit, anchored at its own layer (its channel left out)
+        y, x = placed.unit(models.Unit("block3", 5)).y, placed.unit(models.Unit("block3", 5)).x
+        with torch.no_grad():
+            columns = placed(patches, "block3")[..., y, x]
+        runs.append(methods.run(methods.smoke(methods.METHODS["facet"], 2), placed, models.Unit("block3", (5, 6, 7)),
+                                patches, centroids=columns, real=[p[None] for p in patches], code_layer="block3",
+                                progress=False))
         fid = metrics.fidelity(runs[0].images, means, bell_pepper.images[labels < 3], labels[labels < 3],
                                945, lite0, lite0)
         evidence = metrics.class_evidence(lite0, runs[0].images, 945)

@@ -55,10 +55,10 @@ def seeds(bell_pepper):
 # Smallest per-seed logit gain measured by benchmarks/smoke_spread.py (5 seeds x 1 and 2 threads):
 # fourier 12.3-14.6, anchored 10.0-11.5, accentuation 11.1-14.6, maco 0.98-2.93 (phase-only
 # moves slowly). Each bar sits far below its method's measured minimum.
-MIN_GAIN = {"fourier": 4.0, "anchored": 4.0, "accentuation": 4.0, "maco": 0.0}
+MIN_GAIN = {"fourier": 4.0, "anchored": 4.0, "accentuation": 4.0, "maco": 0.0, "facet": 4.0}
 
 
-@pytest.mark.parametrize("name", ["fourier", "anchored", "maco", "accentuation"])
+@pytest.mark.parametrize("name", ["fourier", "anchored", "maco", "accentuation", "facet"])
 def test_every_method_raises_the_class_logit_from_each_seed(lite0, bell_pepper, seeds, name):
     """15 Adam steps raise the logit of every seed, by more than MIN_GAIN[name] (see above)."""
     labels = bell_pepper.labels
@@ -69,8 +69,9 @@ def test_every_method_raises_the_class_logit_from_each_seed(lite0, bell_pepper, 
         codes = torch.nn.functional.normalize(lite0(bell_pepper.images.float(), "pool"), dim=1)
     cents = torch.stack([codes[labels == j].mean(0) for j in (0, 3, 7)])
     recipe = methods.smoke(methods.METHODS[name])
+    real = [bell_pepper.images[labels == j].float() for j in (0, 3, 7)]
     res = methods.run(recipe, lite0, Unit("logits", 945), seeds, seed=0, centroids=cents, magnitudes=mags,
-                      progress=False)
+                      real=real, progress=False)
     assert res.images.shape == (3, 3, 224, 224) and res.history.shape == (3, 15)
     assert 0 <= float(res.images.min()) and float(res.images.max()) <= 255
     before = metrics.class_scores(lite0, seeds, 945)["logit"]
@@ -83,5 +84,8 @@ def test_run_rejects_unknown_methods_and_missing_inputs(lite0, seeds):
         methods.run("magic", lite0, Unit("logits", 945), seeds)
     with pytest.raises(ValueError, match=r"needs each facet.s real images \(magnitudes\)"):
         methods.run(methods.smoke(methods.METHODS["maco"]), lite0, Unit("logits", 945), seeds)
+    with pytest.raises(ValueError, match=r"'facet' needs each facet.s real images \(its spectrum\)"):
+        methods.run(methods.smoke(methods.METHODS["facet"]), lite0, Unit("logits", 945), seeds,
+                    centroids=torch.zeros(3, 1280))
     with pytest.raises(ValueError, match="needs the facets' centroids"):
         methods.run(methods.smoke(methods.METHODS["anchored"]), lite0, Unit("logits", 945), seeds)

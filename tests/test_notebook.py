@@ -36,7 +36,7 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
     assert m["n_images"] == 150 and m["smoke"] is True  # smoke never cuts the image set
     assert m["k"] == 10 and len(m["facets"]) == 10 and sum(m["cluster_sizes"]) == 150
     assert 0.0 < m["ari_vs_reference"] <= 1.0
-    assert m["method"] == "anchored" and m["skipped"] == []
+    assert m["method"] == "facet" and m["skipped"] == []
     for f in m["facets"]:
         assert {"cluster", "size", "mean_image", "image", "init_activation", "final_activation",
                 "final_prob", "final_rank", "facet_identity", "judge_rank", "color_distance"} <= f.keys()
@@ -44,8 +44,8 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
         assert 0 <= f["final_prob"] <= 1 and 0 <= f["final_rank"] < 1000
         assert Image.open(out / f["image"]).size == (224, 224)
         assert Image.open(out / f["mean_image"]).size == (227, 227)
-    assert [r["method"] for r in m["methods"]] == ["anchored", "paper", "fourier", "accentuation", "maco",
-                                                   "seed", "real"]
+    assert [r["method"] for r in m["methods"]] == ["facet", "paper", "fourier", "accentuation", "maco",
+                                                   "anchored", "seed", "real"]
     for row in m["methods"]:
         assert 0 <= row["facet_identity"] <= 1 and 0 <= row["color_distance"] <= 1
         assert 0 <= row["facet_identity_strict"] <= 1
@@ -76,8 +76,9 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
     printed = next(i for i, line in enumerate(lines) if line.startswith("cluster sizes:"))
     last_cell = [line for line in lines[:printed] if line.startswith("[01_bell_pepper_tsne] cell ")][-1]
     assert last_cell.endswith(" · Steps 4-5: cluster and average")  # the section of the cell that printed it
-    assert "  anchored logits:945: 15 steps ..." in proc.stderr
-    assert re.search(r"  anchored logits:945: 15/15 steps in [0-9.]+ s", proc.stderr)
+    assert "  facet logits:945: 15 steps ..." in proc.stderr
+    assert re.search(r"  facet logits:945: 15/15 steps in [0-9.]+ s", proc.stderr)
+    assert "  (figure)" in proc.stderr and "IPython.core.display" not in proc.stderr  # figures: one word
 
 
 def _comparable(metrics: dict) -> dict:
@@ -120,7 +121,7 @@ def test_runner_takes_a_stem_and_names_skipped_files(tmp_path, bell_pepper):
     assert any("notes.txt: not a readable image" in line for line in lines)
     m = json.loads((out / "metrics.json").read_text())
     assert sorted(Path(r["path"]).name for r in m["skipped"]) == ["broken.jpg", "notes.txt"]
-    assert m["n_images"] == 12 and [r["method"] for r in m["methods"]] == ["anchored", "seed", "real"]
+    assert m["n_images"] == 12 and [r["method"] for r in m["methods"]] == ["facet", "seed", "real"]
     # the executed notebook lands beside the figures, with them inline (what a reader opens)
     nb = nbformat.read(out / "01_bell_pepper_tsne.ipynb", as_version=4)
     pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]

@@ -16,7 +16,7 @@ def run_cli(*args, build):
 
 def test_pairs_carry_similarities_labels_and_shares(smoke03):
     out, m = smoke03
-    assert m["methods"] == ["paper", "anchored"] and m["n_interpolants"] == 3
+    assert m["methods"] == ["paper", "facet"] and m["n_interpolants"] == 3
     assert len(m["pairs"]) == 2 * 2  # 2 pairs x 2 methods
     for r in m["pairs"]:
         assert r["clusters"][0] != r["clusters"][1]  # the two ends come from different clusters
@@ -34,7 +34,7 @@ def test_pairs_carry_similarities_labels_and_shares(smoke03):
         assert b["n_interior"] == 2 * 3
     # same pairs for both methods (the seeded rule does not depend on the method)
     assert [r["clusters"] for r in m["pairs"] if r["method"] == "paper"] == \
-        [r["clusters"] for r in m["pairs"] if r["method"] == "anchored"]
+        [r["clusters"] for r in m["pairs"] if r["method"] == "facet"]
 
 
 def test_the_series_starts_at_real_images_and_the_figure_has_its_rows(smoke03):

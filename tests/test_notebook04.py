@@ -17,7 +17,7 @@ def test_every_method_and_class_has_every_measure(smoke04):
     out, m = smoke04
     methods = m["methods"]
     assert len(methods) == 15 and {"none", "tv_jitter", "center_bias", "mfv", "center_bias_mfv",
-                                   "fourier_noise", "anchored"} <= set(methods)
+                                   "fourier_noise", "facet"} <= set(methods)
     assert [t["name"] for t in m["targets"]] == ["bell pepper", "tench"] and m["smoke"] is True
     assert len(m["results"]) == 15 * 2
     keys = {"method", "class", "logit", "prob", "rank", "judge_logit", "judge_prob", "judge_rank", "hf_ratio",

@@ -42,7 +42,7 @@ def test_facets_explorer_answers_from_the_run_and_optimizes_live(smoke_run, lite
     assert after[0] == before[0] and after[1:3] != before[1:3]  # same scatter, facet 3's images
     opt = _find(app, W.Button, "Optimize facet")
     opt.click()
-    res = app.state["result"]  # the figures' method (anchored), 15 of its 150 steps
+    res = app.state["result"]  # the figures' method (facet), 15 of its 150 steps
     assert res.images.shape == (1, 3, 224, 224) and res.history.shape == (1, 15)
     (bar,) = _all(app, W.IntProgress)
     assert bar.value == bar.max == 15
@@ -87,7 +87,7 @@ def test_interpolation_explorer_slides_along_a_series(smoke03):
     t.value = 2
     assert _images(app) != start
     numbers = [h.value for h in _all(app, W.HTML) if "mfv-numbers" in h.value][0]
-    assert "anchored: q" in numbers and "paper: q" in numbers and "start: q" in numbers
+    assert "facet: q" in numbers and "paper: q" in numbers and "start: q" in numbers
 
 
 def test_priors_explorer_shows_each_cell_with_its_measures(smoke04):
