@@ -88,13 +88,18 @@ def _producer_pairs(model, producers, consumers) -> list[tuple[nn.Module, nn.Mod
 
     hooks = [m.register_forward_hook(after) for m in model.stages.modules() if isinstance(m, producers)]
     hooks += [m.register_forward_pre_hook(before) for m in model.stages.modules() if isinstance(m, consumers)]
+    _probe(model, hooks)
+    return pairs
+
+
+def _probe(model, hooks) -> None:
+    """One forward pass of the probe input with ``hooks`` registered, then removed."""
     try:
         with torch.no_grad():
             model(probe_input(model))
     finally:
         for h in hooks:
             h.remove()
-    return pairs
 
 
 def probe_input(model, n: int = 1) -> torch.Tensor:
@@ -156,12 +161,7 @@ def static_padding(model) -> int:
     same = [m for m in model.stages.modules() if type(m).__name__ == "Conv2dSame" and m.groups > 1]
     hooks = [m.register_forward_pre_hook(lambda mod, args: sizes.__setitem__(id(mod), tuple(args[0].shape[-2:])))
              for m in same]
-    try:
-        with torch.no_grad():
-            model(probe_input(model))
-    finally:
-        for h in hooks:
-            h.remove()
+    _probe(model, hooks)
     parents = _parents(model.stages)
     count = 0
     for m in same:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from . import optimize, param
 from .models import Model, Unit, unit_activation
 from .objectives import (Anchor, ColourMatch, anchor_references, code, colour_directions,
-                         colour_references, cosine, sliced_wasserstein, without_channel)
+                         colour_references, cosine, sliced_wasserstein)
 from .progress import bar as progress_bar
 from .transforms import Robustness
 
@@ -184,10 +184,6 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
         refs = anchor_references(method.anchors, model, start, centroids, code_layer, position)
     except ValueError as e:
         raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: {e}") from None
-    # anchors at the unit's own layer (as columns at its position, or a flat layer) leave its channel out
-    own = [(a.layer or code_layer) == unit.layer and (unit.y is None or (a.layer or code_layer) == code_layer)
-           for a in method.anchors]
-    refs = [without_channel(r, unit.channel) if o else r for r, o in zip(refs, own)]
     layers = list(dict.fromkeys([unit.layer] + [a.layer or code_layer for a in method.anchors]))
     if method.colour_match is not None:
         if real is None:
@@ -201,10 +197,9 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
         acts = model.features(x, layers)
         value = unit_activation(acts[unit.layer], unit)
         loss = value
-        for a, ref, o in zip(method.anchors, refs, own):
+        for a, ref in zip(method.anchors, refs):
             layer = a.layer or code_layer
-            c = code(acts[layer], position if layer == code_layer else None)
-            loss = loss + a.weight * cosine(without_channel(c, unit.channel) if o else c, ref)
+            loss = loss + a.weight * cosine(code(acts[layer], position if layer == code_layer else None), ref)
         if method.colour_match is not None:
             loss = loss - method.colour_match.weight * sliced_wasserstein(image, colour_ref, directions, gen)
         opt.zero_grad(set_to_none=True)

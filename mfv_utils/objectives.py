@@ -21,8 +21,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .models import channels_per_image
-
 
 @dataclass(frozen=True)
 class Anchor:
@@ -41,16 +39,6 @@ def code(act: torch.Tensor, position: tuple[int, int] | None = None) -> torch.Te
     if act.ndim == 4 and position is not None:
         return act[..., position[0], position[1]]
     return act.flatten(1)
-
-
-def without_channel(codes: torch.Tensor, channel) -> torch.Tensor:
-    """(B, D) codes with the unit's own channel (one int, or one per image) set to 0. An anchor
-    at the unit's own layer compares the other channels only: it keeps the image's facet in
-    every feature but the one the unit term raises (with few channels, e.g. 16 at block1, a
-    cosine over all of them would hold the unit at its facet's mean activation)."""
-    keep = torch.ones_like(codes)
-    keep[torch.arange(len(codes), device=codes.device), channels_per_image(channel, len(codes), codes.device)] = 0
-    return codes * keep
 
 
 def cosine(codes: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -71,7 +71,7 @@ def test_optimization_metrics_and_codes_stay_on_the_models_device(lite0, bell_pe
         patches = receptive.crop_patches(bell_pepper.images[:3], field.visible_box(), lite0.mean.flatten())
         runs.append(optimize.maximize(placed, models.Unit("block3", 5), patches,
                                       optimize.shorten(optimize.MEAN_INIT, 0.01), progress=False))
-        # the figures' method on that hidden unit, anchored at its own layer (its channel left out)
+        # the figures' method on that hidden unit, anchored at its own layer (columns at its position)
         y, x = placed.unit(models.Unit("block3", 5)).y, placed.unit(models.Unit("block3", 5)).x
         with torch.no_grad():
             columns = placed(patches, "block3")[..., y, x]

@@ -54,7 +54,8 @@ def seeds(bell_pepper):
 
 # Smallest per-seed logit gain measured by benchmarks/smoke_spread.py (5 seeds x 1 and 2 threads):
 # fourier 12.3-14.6, anchored 10.0-11.5, accentuation 11.1-14.6, maco 0.98-2.93 (phase-only
-# moves slowly). Each bar sits far below its method's measured minimum.
+# moves slowly); facet 10.1-11.1 (3 seeds x 1 and 2 threads). Each bar sits far below its
+# method's measured minimum.
 MIN_GAIN = {"fourier": 4.0, "anchored": 4.0, "accentuation": 4.0, "maco": 0.0, "facet": 4.0}
 
 
