@@ -23,7 +23,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 PAGES = {  # file stem -> (title, what students can do, the explorer call)
     "01_facets": ("Facets of a class neuron",
-                  "Pick a committed run (bell pepper, movie theater, church) and a facet: its mean image, "
+                  "Pick a committed run (the two paper classes, church and three Imagenette classes nobody tuned on) and a facet: its mean image, "
                   "real members and visualization. Change k, m or the coding layer, or type another image "
                   "set, and press *Embed + cluster*. *Optimize facet* runs the figures' method live.",
                   "facets_explorer"),
