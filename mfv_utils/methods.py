@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import optimize, param
 from .models import Model, Unit, unit_activation
@@ -121,13 +120,6 @@ def smoke(method, iters: int = 15):
     return shorten(method, iters / iterations(method))
 
 
-def _resized(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    x = images.float()
-    if x.shape[-2:] != size:
-        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
 def parametrization(method: Method, size: tuple[int, int], magnitudes=None, real=None, device="cpu"):
     """The method's parametrization for a batch; ``real[b]``: the real images (N, 3, H, W) of
     batch image b's facet, which the data-driven pieces (maco's magnitudes when none are given,
@@ -138,14 +130,14 @@ def parametrization(method: Method, size: tuple[int, int], magnitudes=None, real
         return [r.to(device) for r in real]
 
     if method.parametrization == "fourier":
-        scale = param.real_scale([_resized(r, size) for r in need_real("its spectrum")], size, method.decay) \
+        scale = param.real_scale(need_real("its spectrum"), size, method.decay) \
             if method.spectrum == "real" else None
         if method.spectrum not in ("decay", "real"):
             raise ValueError(f"unknown spectrum {method.spectrum!r}; use 'decay' or 'real'")
         par = param.Fourier(method.decay, scale)
     elif method.parametrization == "maco":
         if magnitudes is None:
-            magnitudes = torch.stack([param.mean_magnitude(_resized(r, size)) for r in need_real("magnitudes")])
+            magnitudes = torch.stack([param.mean_magnitude(param.resized(r, size)) for r in need_real("magnitudes")])
         par = param.Maco(torch.as_tensor(magnitudes, dtype=torch.float32, device=device))
     else:
         raise ValueError(f"unknown parametrization {method.parametrization!r}; use 'fourier' or 'maco'")
@@ -171,7 +163,7 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on every device
     size = (model.input_size, model.input_size)
-    start = _resized(seeds.detach().to(model.device), size)
+    start = param.resized(seeds.detach().to(model.device), size)
     code_layer = model.check_layer(code_layer or model.code_layer)
     position = (unit.y, unit.x) if code_layer == unit.layer and unit.y is not None else None
     par = parametrization(method, size, magnitudes, real, model.device)

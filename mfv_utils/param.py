@@ -93,6 +93,14 @@ def mean_magnitude(images: torch.Tensor) -> torch.Tensor:
     return torch.fft.rfft2(to_decorrelated(images) * MAGIC, norm="ortho").abs().mean(0)
 
 
+def resized(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """0..255 images as float32 at ``size`` (bilinear, antialiased; untouched when already there)."""
+    x = images.float()
+    if x.shape[-2:] != size:
+        x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
 def real_scale(images: list[torch.Tensor], size: tuple[int, int], decay: float) -> torch.Tensor:
     """(B, 3, h, w//2+1): per batch image, the mean magnitude spectrum of its facet's real
     images (``images[b]``: (N, 3, H, W) 0..255, resized to ``size``), scaled to the mean of the
@@ -100,9 +108,7 @@ def real_scale(images: list[torch.Tensor], size: tuple[int, int], decay: float) 
     ref = freq_scale(*size, decay, images[0].device)
     out = []
     for real in images:
-        x = torch.nn.functional.interpolate(real.float(), size=size, mode="bilinear", antialias=True,
-                                            align_corners=False) if real.shape[-2:] != size else real.float()
-        mag = mean_magnitude(x).clamp_min(1e-6)
+        mag = mean_magnitude(resized(real, size)).clamp_min(1e-6)
         out.append(mag / mag.mean(dim=(-2, -1), keepdim=True) * ref.mean())
     return torch.stack(out)
 

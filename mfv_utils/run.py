@@ -28,6 +28,8 @@ import jupytext
 import nbformat
 import papermill
 
+from . import progress as progress_env
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 # the kernel's own log (e.g. its "running over TCP without encryption" notice) is not for users
@@ -87,8 +89,8 @@ def _progress(stem: str, nb, mode: str):
         return
     log = logging.getLogger("papermill")
     handler, old_level, old_propagate = _Console(stem, nb), log.level, log.propagate
-    old_env = os.environ.get("MFV_PROGRESS")
-    os.environ["MFV_PROGRESS"] = mode  # the kernel inherits it (mfv_utils.progress)
+    old_env = os.environ.get(progress_env.ENV)
+    os.environ[progress_env.ENV] = mode  # the kernel inherits it (mfv_utils.progress)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -99,9 +101,9 @@ def _progress(stem: str, nb, mode: str):
         log.setLevel(old_level)
         log.propagate = old_propagate
         if old_env is None:
-            os.environ.pop("MFV_PROGRESS", None)
+            os.environ.pop(progress_env.ENV, None)
         else:
-            os.environ["MFV_PROGRESS"] = old_env
+            os.environ[progress_env.ENV] = old_env
 
 
 def resolve_notebook(notebook: str | Path) -> Path:

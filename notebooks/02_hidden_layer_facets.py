@@ -187,9 +187,9 @@ lap("facets")
 # the canvas center. Two methods, each a recipe of `mfv_utils.methods`:
 #
 # - the figures' method (`method`), the same recipe as for the class units of notebook 01, with
-#   its anchors at the layer that clustered this unit's patches: each image is pulled towards
-#   its facet's centroid and its own mean patch's code, both **columns** of this layer at the
-#   unit's position (for `pool` and `logits`, the whole vector);
+#   its anchor at the layer that clustered this unit's patches: each image is pulled towards
+#   its facet's centroid, a **column** of this layer at the unit's position (for `pool` and
+#   `logits`, the whole vector), while its spectrum and colours follow its facet's real patches;
 # - the paper's mean-initialized schedule (`paper`: pixel steps, jitter, TV), as in the paper.
 
 # %%
