@@ -72,7 +72,7 @@ def _parents(root: nn.Module) -> dict[int, tuple[nn.Module, str]]:
     return {k: v[0] for k, v in seen.items() if len(v) == 1}
 
 
-def _producer_pairs(model, producers, consumers) -> list[tuple[nn.Module, nn.Module]]:
+def producer_pairs(model, producers, consumers) -> list[tuple[nn.Module, nn.Module]]:
     """(producer, consumer) module pairs where, in one forward pass at the model's input size,
     the consumer's input *is* the producer's output tensor (kept alive, so ids are unique)."""
     made: dict[int, tuple[nn.Module, torch.Tensor]] = {}
@@ -115,7 +115,7 @@ def fold_batchnorm(model) -> int:
     BatchNorm is replaced by what else it does (timm's ``BatchNormAct2d``: its activation)."""
     parents = _parents(model.stages)
     count = 0
-    for conv, bn in _producer_pairs(model, nn.Conv2d, nn.BatchNorm2d):
+    for conv, bn in producer_pairs(model, nn.Conv2d, nn.BatchNorm2d):
         if id(conv) not in parents or id(bn) not in parents or bn.track_running_stats is False:
             continue
         fused = fuse_conv_bn_eval(conv.eval(), bn.eval())
@@ -234,7 +234,7 @@ def fuse_activation(model) -> int:
         return 0
     parents = _parents(model.stages)
     count = 0
-    for conv, act in _producer_pairs(model, nn.Conv2d, (nn.ReLU, nn.ReLU6)):
+    for conv, act in producer_pairs(model, nn.Conv2d, (nn.ReLU, nn.ReLU6)):
         plain = type(conv) in (nn.Conv2d, ZeroLeadConv2d) and conv.padding_mode == "zeros" \
             and not isinstance(conv.padding, str)
         if not plain or id(conv) not in parents or id(act) not in parents:

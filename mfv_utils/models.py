@@ -88,7 +88,7 @@ class Model(nn.Module):
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """0..255 RGB (B, 3, H, W) -> normalized network input at ``input_size``."""
-        x = x.to(self.device, torch.float32)
+        x = x.to(self.device, self.mean.dtype)  # float32, or float64 for exact checks
         if x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size,) * 2, mode="bilinear",
                               antialias=True, align_corners=False)

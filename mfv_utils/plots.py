@@ -253,3 +253,14 @@ def contact_sheet(rows: list[list[torch.Tensor]], cell: int = 96, gap: int = 2):
             tile = Image.fromarray(to_hwc(image)).resize((cell, cell), Image.BILINEAR)
             sheet.paste(tile, (j * (cell + gap), i * (cell + gap)))
     return sheet
+
+
+def heat_image(heat: np.ndarray, signed: bool, percentile: float = 99.5) -> torch.Tensor:
+    """(3, H, W) 0..255 picture of one heat map, scaled by its own ``percentile`` of |heat|:
+    ``signed`` (relevance) blue (against) - white - red (for); else black - yellow (magnitude)."""
+    scale = max(float(np.percentile(np.abs(heat), percentile)), 1e-12)
+    if signed:
+        rgba = plt.get_cmap("bwr")(np.clip(heat / scale, -1, 1) * 0.5 + 0.5)
+    else:
+        rgba = plt.get_cmap("inferno")(np.clip(np.abs(heat) / scale, 0, 1))
+    return torch.from_numpy(rgba[..., :3] * 255).permute(2, 0, 1).float()

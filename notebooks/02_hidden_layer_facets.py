@@ -66,10 +66,9 @@ if not interactive:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from scipy.stats import spearmanr
 
-from mfv_utils import data, facets, metrics, models, plots, provenance, receptive, session
+from mfv_utils import data, facets, metrics, models, plots, provenance, receptive, session, unit_facets
 from mfv_utils import methods as mfv_methods
 
 out, lap = session.start(seed, out_dir)
@@ -144,35 +143,13 @@ lap("pool codes")
 # %%
 units = []
 for layer in layers:
-    col = columns[layer]
-    strength = np.array([np.sort(col[:, c])[-n_top:].mean() for c in range(col.shape[1])])
-    ranked = np.argsort(-strength, kind="stable")[:stats_units]
+    ranked, strength = unit_facets.strongest(columns[layer], n_top, stats_units)
     box = fields[layer].visible_box(*at[layer])
     for rank, c in enumerate(ranked):
-        top = facets.top_indices(col[:, c], n_top)
-        codes = col[top]
-        emb = facets.embed(codes, seed=seed, perplexity=perplexity)
-        found = facets.find_facets(emb, k=k_eff, m=m_eff, seed=seed)
-        sizes = np.bincount(found.labels, minlength=found.k)
-        largest = sorted(range(found.k), key=lambda j: (-sizes[j], j))[:shown_facets]
-        k_data, silhouettes = facets.choose_k(emb, range(2, 11), seed=seed)
-        members = [top[found.members[j]] for j in largest]
-        means = torch.stack([receptive.crop_patches(pool_set.images[idx], box, net.mean.flatten()).mean(0)
-                             for idx in members])
-        # what the anchors and the colour / spectrum pieces pull towards: each facet's centroid in the
-        # codes that clustered it (columns at this layer), and its cluster's real patches
-        centroids = metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k)[largest]
-        cluster_patches = [receptive.crop_patches(pool_set.images[top[found.labels == j]], box, net.mean.flatten())
-                           .round().to(torch.uint8) for j in largest]
-        units.append({
-            "layer": layer, "depth": depth[layer], "channel": int(c), "rank": rank, "shown": rank < units_per_layer,
-            "strength": float(strength[c]), "top": top, "labels": found.labels, "largest": largest,
-            "members": members, "mean_patches": means, "k_data": k_data, "silhouettes": silhouettes,
-            "centroids": torch.tensor(centroids, dtype=torch.float32), "cluster_patches": cluster_patches,
-            "class_entropy": metrics.class_entropy(pool_set.classes[top]),
-            "n_classes": int(len(set(pool_set.classes[top][pool_set.classes[top] >= 0]))),
-            "top_act_max": float(col[top[0], c]),
-        })
+        u = unit_facets.find(columns[layer], c, pool_set.images, pool_set.classes, box, net.mean.flatten(),
+                             n_top, k_eff, m_eff, shown_facets, seed=seed, perplexity=perplexity)
+        units.append({"layer": layer, "depth": depth[layer], "rank": rank, "shown": rank < units_per_layer,
+                      "strength": float(strength[c]), **u})
     print(f"{layer:>8}: units {[int(c) for c in ranked[:units_per_layer]]} shown; facet counts (silhouette) "
           f"{[u['k_data'] for u in units if u['layer'] == layer]}")
 lap("facets")
@@ -200,35 +177,20 @@ elif iters_factor != 1.0:
 seconds = {name: {} for name in recipes}
 for layer in layers:
     shown = [u for u in units if u["layer"] == layer and u["shown"]]
-    box = fields[layer].visible_box(*at[layer])
-    placed = receptive.Placed(net, box)
-    starts = torch.cat([u["mean_patches"] for u in shown])
-    channels = tuple(u["channel"] for u in shown for _ in range(len(u["largest"])))
-    unit = models.Unit(layer, channels) if fields[layer].is_global else models.Unit(layer, channels, *at[layer])
-    centroids = torch.cat([u["centroids"] for u in shown])
-    real = [patches for u in shown for patches in u["cluster_patches"]]
-    side = box[2]
-    with torch.no_grad():
-        act_start = models.unit_activation(placed(starts, layer), placed.unit(unit)).cpu().numpy()
     for name, recipe in recipes.items():
         t0 = time.perf_counter()
-        result = mfv_methods.run(recipe, placed, unit, starts, seed=seed, centroids=centroids, real=real,
-                                 code_layer=layer, progress=interactive)
-        canvas = result.images
-        off = (canvas.shape[-1] - side) // 2
-        images = canvas[..., off:off + side, off:off + side].clamp(0, 255)
-        with torch.no_grad():
-            act_end = models.unit_activation(placed(images, layer), placed.unit(unit)).cpu().numpy()
+        v = unit_facets.visualize(recipe, net, layer, fields[layer], at[layer], shown, seed=seed, progress=interactive)
         i = 0
         for u in shown:
             n = len(u["largest"])
-            u.setdefault("viz", {})[name] = images[i:i + n]
-            u.setdefault("act_end_by", {})[name] = act_end[i:i + n]
-            u["act_start"] = act_start[i:i + n]
+            u.setdefault("viz", {})[name] = v["images"][i:i + n]
+            u.setdefault("act_end_by", {})[name] = v["act_end"][i:i + n]
+            u["act_start"] = v["act_start"][i:i + n]
             i += n
         seconds[name][layer] = round(time.perf_counter() - t0, 2)
-        print(f"{layer:>8} {name:>10}: {len(starts)} images at {side} px, {mfv_methods.iterations(recipe)} "
-              f"iterations in {seconds[name][layer]:.1f} s; activation {act_start.mean():.2f} -> {act_end.mean():.2f} "
+        print(f"{layer:>8} {name:>10}: {len(v['images'])} images at {fields[layer].visible_box(*at[layer])[2]} px, "
+              f"{mfv_methods.iterations(recipe)} iterations in {seconds[name][layer]:.1f} s; activation "
+              f"{v['act_start'].mean():.2f} -> {v['act_end'].mean():.2f} "
               f"(top real image {np.mean([u['top_act_max'] for u in shown]):.2f})")
 for u in units:
     if u["shown"]:

@@ -84,3 +84,11 @@ def smoke04(tmp_path_factory):
     out, _, _ = _smoke(tmp_path_factory, "nb04", "04_prior_comparison", "-p", "classes", NB04_CLASSES,
                        timeout=1200)
     return out, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def smoke05(tmp_path_factory):
+    out, _, _ = _smoke(tmp_path_factory, "nb05", "05_hidden_unit_attribution", "-p", "pool", '["paper"]',
+                       "-p", "top_n", "40", "-p", "k", "4", "-p", "shown_facets", "2", "-p", "s9_units", "1",
+                       "-p", "images_per_facet", "2")
+    return out, json.loads((out / "metrics.json").read_text())

@@ -1,0 +1,77 @@
+"""Attribution of a batch of 10 images against one forward + input gradient, one process.
+
+    python benchmarks/bench_attribution.py [--iters 5] [--layer logits --channel 945]
+
+On the 10 bell-pepper images at 224 px, unit = the bell-pepper logit (or ``--layer/--channel``).
+Best of ``--iters`` each, ms per image:
+
+- the baseline: one forward + gradient to the input, on the figures' network (speed levers on)
+  and on the plain module graph (``frozen.EAGER``, what zennit's rules need);
+- each attribution method of ``mfv_utils.attribution`` (``gradient``, ``deconv``, ``lrp``)
+  inside one ``attributing`` block (the canonization done once, as notebook 05 does), and the
+  canonization + hooks set-up itself (once per block).
+
+Goal (issue 20): LRP <= 3x the baseline. Ratios only: machines here differ by 2x.
+"""
+import argparse
+import json
+import time
+
+import torch
+
+from mfv_utils import attribution, frozen
+from mfv_utils.data import load_image_set
+from mfv_utils.models import Unit, load_model, unit_activation
+
+
+def best(fn, iters):
+    fn()
+    times = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--layer", default="logits")
+    ap.add_argument("--channel", type=int, default=945)
+    args = ap.parse_args()
+    x = load_image_set("paper:bell_pepper", size=224).images[:10]
+    unit = Unit(args.layer, args.channel)
+    fast = load_model("efficientnet_lite0", device="cpu")
+    plain = load_model("efficientnet_lite0", device="cpu", levers=frozen.EAGER)
+
+    def step(model):
+        def run():
+            h = x.float().requires_grad_(True)
+            act = unit_activation(model(h, unit.layer), unit)
+            torch.autograd.grad(act.sum(), h)
+        return run
+
+    n = len(x)
+    ms = {"forward + input gradient (levers)": best(step(fast), args.iters) * 1000 / n,
+          "forward + input gradient (eager)": best(step(plain), args.iters) * 1000 / n}
+    for method in attribution.METHODS:
+        t = time.perf_counter()
+        with attribution.attributing(plain, method) as attribute:
+            setup = time.perf_counter() - t
+            ms[method] = best(lambda: attribute(x, unit), args.iters) * 1000 / n
+        ms[f"{method} set-up (once per block, ms)"] = setup * 1000
+    base = ms["forward + input gradient (levers)"]
+    print(f"batch {n}, {torch.get_num_threads()} threads, ms per image (best of {args.iters}):")
+    for name, v in ms.items():
+        ratio = "" if "set-up" in name else f"  {v / base:5.2f}x the levers baseline, " \
+            f"{v / ms['forward + input gradient (eager)']:5.2f}x eager"
+        print(f"  {name:>40}: {v:8.1f}{ratio}")
+    print(json.dumps({"ms": {k: round(v, 2) for k, v in ms.items()},
+                      "lrp_over_baseline": round(ms["lrp"] / base, 2),
+                      "lrp_over_eager": round(ms["lrp"] / ms["forward + input gradient (eager)"], 2),
+                      "goal_lrp_le_3x": ms["lrp"] / base <= 3}))
+
+
+if __name__ == "__main__":
+    main()
