@@ -74,16 +74,18 @@ def _parents(root: nn.Module) -> dict[int, tuple[nn.Module, str]]:
 
 def producer_pairs(model, producers, consumers) -> list[tuple[nn.Module, nn.Module]]:
     """(producer, consumer) module pairs where, in one forward pass at the model's input size,
-    the consumer's input *is* the producer's output tensor (kept alive, so ids are unique)."""
-    made: dict[int, tuple[nn.Module, torch.Tensor]] = {}
+    the consumer's input *is* the producer's output tensor (kept alive, so ids are unique), not
+    changed in place since (its version counter unchanged: ResNet's ``x += shortcut`` is not the
+    convolution's output any more)."""
+    made: dict[int, tuple[nn.Module, torch.Tensor, int]] = {}
     pairs = []
 
     def after(module, args, output):
-        made[id(output)] = (module, output)
+        made[id(output)] = (module, output, output._version)
 
     def before(module, args):
         hit = made.get(id(args[0])) if args else None
-        if hit is not None and hit[1] is args[0]:
+        if hit is not None and hit[1] is args[0] and hit[2] == args[0]._version:
             pairs.append((hit[0], module))
 
     hooks = [m.register_forward_hook(after) for m in model.stages.modules() if isinstance(m, producers)]

@@ -37,7 +37,8 @@ from . import frozen
 # Lite1 (240 px) and Lite2 (260 px) are the held-out *judges* of the fidelity metrics: they
 # measure images and never enter a loss or a choice made inside the optimization.
 LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
-MODELS = (*LITE_SIZES, "alexnet")
+BUILT_IN = (*LITE_SIZES, "alexnet")
+MODELS = BUILT_IN  # the built-in names; load_model also takes timm / torchvision names (mfv_utils.any_model)
 
 
 @dataclass(frozen=True)
@@ -194,21 +195,8 @@ def _alexnet(weights: str | Path | None) -> Model:
         path = Path(torch.hub.get_dir()) / "checkpoints" / spec.url.rsplit("/", 1)[1]
     else:
         path = Path(weights)
-        if not path.is_file():
-            raise ValueError(f"AlexNet weights file not found: {path}")
         net = torchvision.models.alexnet(weights=None)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise ValueError(f"cannot load AlexNet weights from {path}: {type(e).__name__}: "
-                             f"{str(e).splitlines()[0]}") from e
-        if not isinstance(state, dict):
-            raise ValueError(f"AlexNet weights file {path} holds a {type(state).__name__}, not a state dict")
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as e:
-            raise ValueError(f"AlexNet weights file {path} does not fit torchvision's AlexNet: "
-                             f"{str(e).splitlines()[0]}") from e
+        load_state(net, path, "AlexNet")
     f, c = net.features, net.classifier
     stages = {
         "conv1": nn.Sequential(f[0], f[1]),
@@ -222,6 +210,25 @@ def _alexnet(weights: str | Path | None) -> Model:
     }
     return Model("alexnet", stages, 227, torch.tensor([0.485, 0.456, 0.406]) * 255,
                  torch.tensor([0.229, 0.224, 0.225]) * 255, code_layer="fc7", weights_path=path)
+
+
+def load_state(net: nn.Module, path: str | Path, label: str) -> None:
+    """Load a state-dict file into ``net`` safely (``weights_only=True``); one-line ValueErrors for
+    a missing file, a file that is not a state dict, or one that does not fit ``label``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{label} weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot load {label} weights from {path}: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}") from e
+    if not isinstance(state, dict):
+        raise ValueError(f"{label} weights file {path} holds a {type(state).__name__}, not a state dict")
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{label} weights file {path} does not fit {label}: {str(e).splitlines()[0]}") from e
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -250,7 +257,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 def load_model(name: str = "efficientnet_lite0", weights: str | Path | None = None,
                device: str | torch.device | None = "auto", levers: frozen.Levers = frozen.DEFAULT) -> Model:
     """Build a frozen :class:`Model` by name (see module docstring) on ``device``, with the
-    speed ``levers`` of :mod:`.frozen` applied (``frozen.EAGER``: none)."""
+    speed ``levers`` of :mod:`.frozen` applied (``frozen.EAGER``: none). A name that is not built in is
+    a timm or torchvision classifier, with ``weights`` a local state-dict file (:mod:`.any_model`)."""
     dev = resolve_device(device)
     if name in LITE_SIZES:
         if weights is not None:
@@ -260,7 +268,9 @@ def load_model(name: str = "efficientnet_lite0", weights: str | Path | None = No
     elif name == "alexnet":
         model = _alexnet(weights)
     else:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+        from .any_model import from_library
+
+        model = from_library(name, weights)  # a timm or torchvision classifier with a local weights file
     model.to(dev)
     frozen.apply(model, levers)
     return model

@@ -26,18 +26,19 @@ def strongest(column: np.ndarray, n_top: int, count: int) -> tuple[np.ndarray, n
 
 
 def find(column: np.ndarray, channel: int, images: torch.Tensor, classes: np.ndarray, box, fill: torch.Tensor,
-         n_top: int, k: int, m: int, shown: int, seed: int = 0, perplexity: float = 30.0) -> dict:
+         n_top: int, k: int | str, m: int, shown: int, seed: int = 0, perplexity: float = 30.0) -> dict:
     """Algorithm 1 for ``channel`` of a layer whose pool codes are ``column`` (N, C): its top
-    ``n_top`` images, k facets of ``m`` members each, the ``shown`` largest (ties: lower index).
+    ``n_top`` images, k facets of ``m`` members each (``k="auto"``: the k in 2..10 with the best
+    silhouette), the ``shown`` largest (ties: lower index).
     ``box`` is the unit's visible field in the images (``receptive.visible_box``), ``fill`` the
     pixel value outside the image. Returns a dict of arrays and tensors (see the keys)."""
     top = facets.top_indices(column[:, channel], n_top)
     codes = column[top]
     emb = facets.embed(codes, seed=seed, perplexity=perplexity)
-    found = facets.find_facets(emb, k=k, m=m, seed=seed)
+    k_data, silhouettes = facets.choose_k(emb, range(2, 11), seed=seed)
+    found = facets.find_facets(emb, k=k_data if k == "auto" else k, m=m, seed=seed)
     sizes = np.bincount(found.labels, minlength=found.k)
     largest = sorted(range(found.k), key=lambda j: (-sizes[j], j))[:shown]
-    k_data, silhouettes = facets.choose_k(emb, range(2, 11), seed=seed)
     members = [top[found.members[j]] for j in largest]
     means = torch.stack([receptive.crop_patches(images[idx], box, fill).mean(0) for idx in members])
     # what the anchors and the colour / spectrum pieces pull towards: each facet's centroid in the

@@ -92,3 +92,25 @@ def smoke05(tmp_path_factory):
                        "-p", "top_n", "40", "-p", "k", "4", "-p", "shown_facets", "2", "-p", "s9_units", "1",
                        "-p", "images_per_facet", "2")
     return out, json.loads((out / "metrics.json").read_text())
+
+
+# ------------------------------------------------------------------ one smoke atlas (3 class units)
+ATLAS_BASE = ["--pool", "paper", "--top-n", "40", "--k", "4", "--smoke", "--quiet"]
+ATLAS_UNITS = "945,0,1"
+
+
+def atlas(*args, timeout=600):
+    """``python -m mfv_utils.atlas *args`` from the repository root, as a user would."""
+    return subprocess.run([sys.executable, "-m", "mfv_utils.atlas", *args], cwd=REPO, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def atlas_store(tmp_path_factory):
+    """Lite0's units 945 (bell pepper), 0, 1 on the authors' 300 images, serial, with its site."""
+    store = tmp_path_factory.mktemp("atlas") / "serial"
+    proc = atlas("--units", ATLAS_UNITS, "--out", str(store), "--workers", "1", *ATLAS_BASE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    site = atlas("site", str(store))
+    assert site.returncode == 0, site.stderr[-2000:]
+    return store

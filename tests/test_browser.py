@@ -228,3 +228,43 @@ def test_jupyterlab_opens_a_notebook_source_as_a_notebook(browser, tmp_path):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_atlas_site_from_a_static_server_and_from_disk(browser, atlas_store):
+    """The atlas site (``python -m mfv_utils.atlas site``) served by ``python -m http.server`` on
+    127.0.0.1, and opened from disk: a thumbnail per unit with no broken image, the search box
+    filters the grid, a unit page shows its k facets with their images."""
+    port = _free_port()
+    server = _serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port, atlas_store)
+    try:
+        for url in (f"http://127.0.0.1:{port}/index.html", (atlas_store / "index.html").as_uri()):
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url, timeout=TIMEOUT_MS)
+            cards = page.locator(".card")
+            assert cards.count() == 3
+            page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30_000)
+            widths = page.eval_on_selector_all(".card img", "els => els.map(e => e.naturalWidth)")
+            assert widths == [128, 128, 128]  # every thumbnail loaded: none broken
+            page.fill("#search", "bell pep")
+            page.wait_for_function("document.getElementById('count').textContent === '1'", timeout=10_000)
+            visible = [c for c in range(3) if cards.nth(c).is_visible()]
+            assert len(visible) == 1 and "bell pepper" in cards.nth(visible[0]).inner_text()
+            page.fill("#search", "")
+            page.wait_for_function("document.getElementById('count').textContent === '3'", timeout=10_000)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "atlas_index.png"))
+            cards.nth(visible[0]).click()
+            page.wait_for_selector(".facet", timeout=30_000)
+            assert page.locator(".facet").count() == 4  # k = 4 facets
+            page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30_000)
+            sizes = page.eval_on_selector_all(".facet img", "els => els.map(e => e.naturalWidth)")
+            assert len(sizes) == 8 and min(sizes) > 0
+            assert "bell pepper" in page.inner_text("h1")
+            page.screenshot(path=str(SHOTS / "atlas_unit.png"), full_page=True)
+            assert errors == []
+            page.close()
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -73,14 +73,16 @@ def test_alexnet_weight_files_are_loaded_safely(tmp_path):
         load_model("alexnet", weights=evil)  # weights_only=True refuses arbitrary objects
     wrong = tmp_path / "wrong.pth"
     torch.save({"features.0.weight": torch.zeros(3)}, wrong)
-    with pytest.raises(ValueError, match="does not fit torchvision's AlexNet"):
+    with pytest.raises(ValueError, match="does not fit AlexNet"):
         load_model("alexnet", weights=wrong)
 
 
 def test_unknown_model_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown model 'vgg16'; known: efficientnet_lite0, "
-                                         "efficientnet_lite1, efficientnet_lite2, alexnet"):
-        load_model("vgg16")
+    with pytest.raises(ValueError, match="unknown model 'vgg17'; known: efficientnet_lite0, "
+                                         "efficientnet_lite1, efficientnet_lite2, alexnet, or any timm"):
+        load_model("vgg17")
+    with pytest.raises(ValueError, match="vgg16 is a timm model: pass weights=<local state-dict file>"):
+        load_model("vgg16")  # nothing is downloaded
 
 
 @pytest.mark.parametrize("name,size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])

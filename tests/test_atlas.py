@@ -1,0 +1,146 @@
+"""The atlas (mfv_utils.atlas) through its CLI, for real: Lite0's class units on the authors' 300
+images as the pool, smoke-length optimization. Serial and Dask runs give the same bytes; a run
+killed with SIGKILL resumes and recomputes only what was unfinished; a unit that cannot be
+rendered is recorded and the run goes on; a store is never silently reused for other inputs;
+any timm classifier with a local weights file runs through it."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from .conftest import REPO
+
+from .conftest import ATLAS_BASE as BASE
+from .conftest import ATLAS_UNITS as UNITS
+from .conftest import atlas
+
+
+def files(store):
+    return {p.relative_to(store).as_posix(): p.read_bytes() for p in sorted((store / "units").rglob("*"))
+            if p.is_file() and p.suffix in (".json", ".jpg")}
+
+
+@pytest.fixture(scope="module")
+def serial_store(atlas_store):
+    return atlas_store
+
+
+def test_a_unit_folder_holds_its_facets_thumbnails_and_numbers(serial_store):
+    manifest = json.loads((serial_store / "manifest.json").read_text())
+    assert {u: e["status"] for u, e in manifest["units"].items()} == {"945": "done", "0": "done", "1": "done"}
+    record = json.loads((serial_store / "units" / "945" / "unit.json").read_text())
+    assert record["name"] == "bell pepper" and record["k"] == 4 and record["drawn"] == 4
+    assert len(record["facets"]) == 4 and sum(f["size"] for f in record["facets"]) == 40
+    sizes = [f["size"] for f in record["facets"]]
+    assert sizes == sorted(sizes, reverse=True)  # the largest facet first
+    assert all(f["act_end"] > f["act_start"] for f in record["facets"])  # the method drove the unit
+    for j in range(4):
+        for name in (f"facet_{j}.jpg", f"members_{j}.jpg"):
+            assert (serial_store / "units" / "945" / name).read_bytes()[:2] == b"\xff\xd8"  # JPEG
+
+
+def test_serial_and_a_two_worker_local_cluster_give_the_same_bytes(serial_store, tmp_path):
+    store = tmp_path / "cluster"
+    proc = atlas("--units", UNITS, "--out", str(store), "--workers", "2", *BASE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LocalCluster(2)" in proc.stdout
+    a, b = files(serial_store), files(store)
+    assert a.keys() == b.keys() and len(a) == 3 * 9
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_a_killed_run_resumes_and_recomputes_only_unfinished_units(serial_store, tmp_path):
+    store = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "mfv_utils.atlas", "--units", UNITS, "--out", str(store),
+                             "--workers", "1", *BASE], cwd=REPO, env=dict(os.environ),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (store / "units" / "945" / "unit.json").exists():
+        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name for p in (store / "units").iterdir() if (p / "unit.json").is_file()}
+    assert "945" in done_before and len(done_before) < 3
+    stamp = (store / "units" / "945" / "unit.json").stat().st_mtime_ns
+    resumed = atlas("--units", UNITS, "--out", str(store), "--workers", "1", *BASE)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    last = json.loads((store / "manifest.json").read_text())["runs"][-1]
+    assert last["reused"] == len(done_before) and sorted(last["computed"]) == sorted(
+        int(u) for u in UNITS.split(",") if u not in done_before)
+    assert (store / "units" / "945" / "unit.json").stat().st_mtime_ns == stamp  # not rewritten
+    assert files(store) == files(serial_store)  # the same result as the uninterrupted run
+    assert not [p for p in (store / "units").iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_a_unit_that_cannot_be_rendered_is_recorded_and_the_run_goes_on(tmp_path):
+    """AlexNet with random weights (saved to disk): fc7 unit 0 never fires on the 300 images
+    (1,060 of its 4,096 units are dead), units 1 and 3 do."""
+    torch.manual_seed(0)
+    import torchvision
+
+    weights = tmp_path / "alexnet_random.pth"
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), weights)
+    store = tmp_path / "alexnet"
+    proc = atlas("--model", "alexnet", "--weights", str(weights), "--layer", "fc7", "--units", "0,1,3",
+                 "--out", str(store), "--workers", "1", "--draw", "1", *BASE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert manifest["units"]["0"]["status"] == "failed"
+    reason = manifest["units"]["0"]["reason"]
+    assert "never fires on the pool" in reason and "\n" not in reason
+    assert "unit 0 failed: ValueError: unit 0 never fires" in proc.stderr
+    assert [manifest["units"][u]["status"] for u in ("1", "3")] == ["done", "done"]
+
+
+def test_a_store_is_never_silently_reused_for_other_inputs(serial_store, tmp_path):
+    import shutil
+
+    store = tmp_path / "copy"
+    shutil.copytree(serial_store, store)
+    other_layer = atlas("--layer", "pool", "--units", "1", "--out", str(store), "--workers", "1", *BASE)
+    assert other_layer.returncode == 2
+    assert other_layer.stderr.strip().splitlines()[-1] == (
+        f"error: {store} holds the atlas of efficientnet_lite0 logits; this run asks for efficientnet_lite0 pool: "
+        "use another --out")
+    reseeded = atlas("--units", "945", "--out", str(store), "--workers", "1", "--seed", "1", *BASE)
+    assert reseeded.returncode == 0, reseeded.stderr[-3000:]
+    assert "1 stored units were made from other inputs: recomputing them" in reseeded.stderr
+    last = json.loads((store / "manifest.json").read_text())["runs"][-1]
+    assert last["reused"] == 0 and last["computed"] == [945]
+    old = json.loads((serial_store / "units" / "945" / "unit.json").read_text())
+    new = json.loads((store / "units" / "945" / "unit.json").read_text())
+    assert new["key"] != old["key"] and new["seed"] == 1
+
+
+def test_any_timm_classifier_with_a_local_weights_file(tmp_path):
+    import timm
+
+    torch.manual_seed(0)
+    weights = tmp_path / "resnet18_random.pth"
+    torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), weights)
+    store = tmp_path / "resnet18"
+    proc = atlas("--model", "resnet18", "--weights", str(weights), "--layer", "fc", "--units", "3",
+                 "--out", str(store), "--workers", "1", "--draw", "2", *BASE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((store / "units" / "3" / "unit.json").read_text())
+    assert record["model"] == "resnet18" and record["layer"] == "fc" and record["drawn"] == 2
+    site = atlas("site", str(store))
+    assert site.returncode == 0 and (store / "index.html").is_file()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--units", "5-2", "--out", "x"], "the end is before the start"),
+    (["--units", "a", "--out", "x"], "bad --units 'a'"),
+    (["--units", "1000", "--out", "x"] + BASE, "units [1000] out of range for layer 'logits'"),
+    (["site", "/nonexistent/store"], "is not an atlas store"),
+])
+def test_bad_input_is_a_one_line_error(args, words):
+    proc = atlas(*args)
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1
