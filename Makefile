@@ -9,7 +9,7 @@ export MFV_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: setup lock run figures test bench teach lab clean
+.PHONY: setup lock run figures test bench teach lab atlas clean
 setup: $(VENV)/.installed
 
 # Every install goes through the lock file (pins torch/torchvision too); the package itself
@@ -42,6 +42,8 @@ figures: run
 	$(PY) -m mfv_utils.run 04_prior_comparison
 	$(PY) -m mfv_utils.run 03_interpolation_study
 	$(PY) -m mfv_utils.run 02_hidden_layer_facets
+	$(PY) -m mfv_utils.run 05_hidden_unit_attribution
+	$(PY) -m mfv_utils.run 06_class_atlas
 
 test: setup
 	$(PY) -m pytest -q
@@ -55,6 +57,15 @@ teach: setup
 LAB_PORT ?= 8888
 lab: setup
 	@$(PY) -m mfv_utils.lab --port $(LAB_PORT)
+
+## an atlas of any layer on Dask, then its static site, e.g.
+## make atlas LAYER=pool UNITS=0-1279 OUT=atlas/lite0-pool [ATLAS_ARGS="--workers 4 --k auto"]
+LAYER ?= logits
+UNITS ?= 0-999
+OUT ?= atlas/lite0-$(LAYER)
+atlas: setup
+	$(PY) -m mfv_utils.atlas --layer $(LAYER) --units $(UNITS) --out $(OUT) $(ATLAS_ARGS)
+	$(PY) -m mfv_utils.atlas site $(OUT)
 
 bench: setup
 	$(PY) benchmarks/bench_tv.py --check

@@ -110,6 +110,22 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+@contextmanager
+def quiet_steps():
+    """No per-optimization progress lines inside a task (the run has one bar over units)."""
+    from .progress import ENV
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = "quiet"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV]
+        else:
+            os.environ[ENV] = before
+
+
 def _jpeg(image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=85)
@@ -120,7 +136,7 @@ def render_unit(spec: Spec, unit: int) -> dict:
     """One unit's facets and measures: ``{"unit", "key", "files": {name: bytes}, "seconds"}``, or
     ``{"unit", "key", "error": one line}`` when it cannot be rendered (the run goes on)."""
     t0 = time.perf_counter()
-    with one_thread():
+    with one_thread(), quiet_steps():
         ctx = context(spec)
         key = unit_key(spec, ctx["identity"], unit)
         try:

@@ -94,6 +94,12 @@ def smoke05(tmp_path_factory):
     return out, json.loads((out / "metrics.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def smoke06(tmp_path_factory):
+    out, _, _ = _smoke(tmp_path_factory, "nb06", "06_class_atlas", "-p", "workers", "1")
+    return out, json.loads((out / "metrics.json").read_text())
+
+
 # ------------------------------------------------------------------ one smoke atlas (3 class units)
 ATLAS_BASE = ["--pool", "paper", "--top-n", "40", "--k", "4", "--smoke", "--quiet"]
 ATLAS_UNITS = "945,0,1"

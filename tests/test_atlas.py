@@ -126,10 +126,12 @@ def test_any_timm_classifier_with_a_local_weights_file(tmp_path):
     torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), weights)
     store = tmp_path / "resnet18"
     proc = atlas("--model", "resnet18", "--weights", str(weights), "--layer", "fc", "--units", "3",
-                 "--out", str(store), "--workers", "1", "--draw", "2", *BASE)
+                 "--out", str(store), "--workers", "1", "--draw", "2", *BASE, "--k", "auto")
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((store / "units" / "3" / "unit.json").read_text())
     assert record["model"] == "resnet18" and record["layer"] == "fc" and record["drawn"] == 2
+    # --k auto: the facet count the silhouette picks
+    assert record["k_asked"] == "auto" and record["k"] == record["k_by_silhouette"] == len(record["facets"])
     site = atlas("site", str(store))
     assert site.returncode == 0 and (store / "index.html").is_file()
 
