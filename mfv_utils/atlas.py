@@ -81,13 +81,14 @@ def context(spec: Spec) -> dict:
         pool = data.load_pool(list(spec.pool), size=net.input_size)
         column = facets.layer_columns(net, pool.images, [layer], cache_dir=spec.cache, progress=False)[layer]
         weights = getattr(net, "weights_path", None)
+        model_id, pool_digest = facets.cache_ids(net, pool.images)
         _CONTEXT.clear()
         _CONTEXT.update(key=key, net=net, layer=layer, field=field, pool=pool, column=column, judge=None,
                         identity={"store_version": STORE_VERSION, "model": net.name,
                                   "weights_sha256": provenance.file_sha256(weights) if weights and weights.is_file()
-                                  else facets.cache_ids(net, pool.images[:1])[0],
+                                  else model_id,
                                   "numerics": net.numerics, "layer": layer,
-                                  "pool_sha256": facets.cache_ids(net, pool.images)[1], "pool_size": len(pool)})
+                                  "pool_sha256": pool_digest, "pool_size": len(pool)})
     return _CONTEXT
 
 
@@ -140,14 +141,14 @@ def render_unit(spec: Spec, unit: int) -> dict:
         ctx = context(spec)
         key = unit_key(spec, ctx["identity"], unit)
         try:
-            files = _render(spec, ctx, int(unit))
+            files = _render(spec, ctx, int(unit), key)
         except (ValueError, RuntimeError) as e:
             return {"unit": int(unit), "key": key, "error": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
     return {"unit": int(unit), "key": key, "files": files, "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def _render(spec: Spec, ctx: dict, unit: int) -> dict[str, bytes]:
-    from . import data, facets, metrics, models, plots, unit_facets
+def _render(spec: Spec, ctx: dict, unit: int, key: str) -> dict[str, bytes]:
+    from . import data, facets, metrics, models, plots, receptive, unit_facets
     from . import methods as mfv_methods
 
     net, layer, field, pool, column = ctx["net"], ctx["layer"], ctx["field"], ctx["pool"], ctx["column"]
@@ -164,7 +165,8 @@ def _render(spec: Spec, ctx: dict, unit: int) -> dict[str, bytes]:
                          f"no top images to cluster")
     at = (field.map_size // 2, field.map_size // 2)
     box = field.visible_box(*at)
-    found = unit_facets.find(column, unit, pool.images, pool.classes, box, net.mean.flatten(), n_top,
+    fill = net.mean.flatten()
+    found = unit_facets.find(column, unit, pool.images, pool.classes, box, fill, n_top,
                              k_fixed or "auto", max(1, min(spec.m, n_top // (k_fixed or 10))), shown=10,
                              seed=spec.seed)
     k = len(found["largest"])
@@ -178,16 +180,16 @@ def _render(spec: Spec, ctx: dict, unit: int) -> dict[str, bytes]:
     if ctx["judge"] is None:
         ctx["judge"] = models.load_model(spec.judge, device="cpu")
     top = found["top"]
-    real = metrics.judge_features(ctx["judge"], facets_patches(pool.images[top], box, net))
+    real = metrics.judge_features(ctx["judge"], receptive.crop_patches(pool.images[top], box, fill))
     viz = metrics.judge_features(ctx["judge"], v["images"])
-    sims = metrics.unit_rows(viz) @ metrics.cluster_centroids(real, found["labels"], int(found["labels"].max()) + 1).T
+    sims = metrics.unit_rows(viz) @ metrics.cluster_centroids(real, found["labels"], k).T
     identity = (sims.argmax(1) == np.array(found["largest"][:draw])).tolist()
     names = {c.index: c.name for c in data.imagenet_classes()}
     files, facets_json = {}, []
     for j, cluster in enumerate(found["largest"]):
         members = found["members"][j][:MEMBERS_SHOWN]
-        files[f"members_{j}.jpg"] = _jpeg(plots.contact_sheet([[_patch(pool.images[i], box, net) for i in members]],
-                                                              cell=MEMBER))
+        strip = list(receptive.crop_patches(pool.images[members], box, fill))
+        files[f"members_{j}.jpg"] = _jpeg(plots.contact_sheet([strip], cell=MEMBER))
         classes = pool.classes[top[found["labels"] == cluster]]
         main = np.bincount(np.maximum(classes, 0)).argmax() if len(classes) else -1
         entry = {"cluster": int(cluster), "size": int((found["labels"] == cluster).sum()),
@@ -199,7 +201,7 @@ def _render(spec: Spec, ctx: dict, unit: int) -> dict[str, bytes]:
                          judge_identity=bool(identity[j]))
         facets_json.append(entry)
     record = {
-        "unit": unit, "layer": layer, "model": net.name, "key": unit_key(spec, ctx["identity"], unit),
+        "unit": unit, "layer": layer, "model": net.name, "key": key,
         "name": names.get(unit) if layer == net.logits_layer and column.shape[1] == 1000 else None,
         "k": k, "k_asked": spec.k, "silhouette": {str(a): round(b, 4) for a, b in found["silhouettes"].items()},
         "k_by_silhouette": found["k_data"], "n_top": n_top, "n_classes": found["n_classes"],
@@ -210,18 +212,6 @@ def _render(spec: Spec, ctx: dict, unit: int) -> dict[str, bytes]:
     }
     files["unit.json"] = json.dumps(record, indent=1).encode()
     return files
-
-
-def _patch(image: torch.Tensor, box, net) -> torch.Tensor:
-    from . import receptive
-
-    return receptive.crop_patches(image[None], box, net.mean.flatten())[0]
-
-
-def facets_patches(images: torch.Tensor, box, net) -> torch.Tensor:
-    from . import receptive
-
-    return receptive.crop_patches(images, box, net.mean.flatten())
 
 
 # ----------------------------------------------------------------------------- the store
@@ -240,7 +230,8 @@ def parse_units(text: str) -> list[int]:
     return list(dict.fromkeys(units))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -317,7 +308,7 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
     this_run = {"asked": len(units), "reused": len(units) - len(todo), "recomputed_changed": len(changed),
                 "computed": [], "failed": [], "workers": None, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     manifest.setdefault("runs", []).append(this_run)
-    _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     if changed:
         print(f"{len(changed)} stored units were made from other inputs: recomputing them", file=sys.stderr)
 
@@ -330,7 +321,7 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
             write_unit(out, result)
             manifest["units"][u] = {"status": "done", "key": result["key"], "seconds": result["seconds"]}
             this_run["computed"].append(result["unit"])
-        _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
+        atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
 
     t0 = time.perf_counter()
     progress_bar = bar(len(todo), f"atlas {identity['model']} {identity['layer']}", enabled=progress)
@@ -361,7 +352,7 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
                 cluster.close()
     progress_bar.close()
     this_run["seconds"] = round(time.perf_counter() - t0, 2)
-    _atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     for u in this_run["failed"]:
         print(f"unit {u} failed: {manifest['units'][str(u)]['reason']}", file=sys.stderr)
     return manifest

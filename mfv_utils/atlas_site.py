@@ -1,6 +1,6 @@
 """The static site of an atlas store: ``python -m mfv_utils.atlas site STORE``.
 
-Writes ``STORE/index.html`` (a grid of units, each showing its largest facet, with a search box
+Writes ``STORE/index.html`` and ``STORE/style.css`` (a grid of units, each showing its largest facet, with a search box
 over unit ids and class names) and ``STORE/units/<unit>/index.html`` (every facet: its
 visualization when it was drawn, its real images, its numbers). Plain HTML with relative links
 and a few lines of JavaScript for the search: it opens from disk and from any static server
@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import sys
 from pathlib import Path
 
-from .atlas import read_manifest
+from .atlas import atomic_write, read_manifest
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
@@ -32,15 +31,14 @@ table{border-collapse:collapse;font-size:.85em} td,th{padding:2px 8px;text-align
 """
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, root: str) -> str:
+    """A page linking the site's one stylesheet (``root``: the relative path to the store)."""
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+            f"<link rel='stylesheet' href='{root}style.css'></head><body>{body}</body></html>")
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, text.encode())
 
 
 def unit_page(record: dict) -> str:
@@ -58,7 +56,7 @@ def unit_page(record: dict) -> str:
                       f"<div>facet {j}: {f['size']} images<br>{html.escape(f['main_class'] or '')}<br>{act}</div></div>")
     body = (f"<p><a href='../../index.html'>&larr; all units</a></p><h1>{html.escape(title)}</h1>"
             f"<table>{rows}</table><h2>{len(record['facets'])} facets (largest first)</h2>{''.join(facets)}")
-    return _page(title, body)
+    return _page(title, body, root="../../")
 
 
 def write_site(store: str | Path) -> Path:
@@ -94,8 +92,9 @@ def write_site(store: str | Path) -> Path:
             f"<span class='meta'><span id='count'>{len(cards)}</span> shown</span>"
             f"<div class='grid'>{''.join(cards)}</div>"
             + (f"<h2>Failed units</h2><ul>{''.join(failed)}</ul>" if failed else "") + script)
+    _write(store / "style.css", STYLE)
     index = store / "index.html"
-    _write(index, _page(title, body))
+    _write(index, _page(title, body, root=""))
     return index
 
 

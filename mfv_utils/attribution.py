@@ -75,8 +75,7 @@ class TracedMergeBatchNorm(MergeBatchNorm):
         super().register(linears, batch_norm)
         self.eps, batch_norm.eps = batch_norm.eps, 0.0
         # the merged BatchNorm is the identity: run only what else it does (timm: drop, activation)
-        rest = [m for m in (getattr(batch_norm, "drop", None), getattr(batch_norm, "act", None)) if m is not None]
-        batch_norm.forward = nn.Sequential(*rest) if rest else nn.Identity()
+        batch_norm.forward = frozen.after_norm(batch_norm)
 
     def remove(self):
         super().remove()
@@ -179,13 +178,6 @@ def check_method(method: str) -> str:
 
 
 # ----------------------------------------------------------------------------- running
-def stages_from_input(model: Model, h: torch.Tensor, layer: str) -> torch.Tensor:
-    """Run ``model``'s stages from its normalized input ``h`` up to ``layer``."""
-    for name in model.layers[: model.layers.index(model.check_layer(layer)) + 1]:
-        h = model.stages[name](h)
-    return h
-
-
 def rules(model: Model, comp) -> dict[str, str]:
     """module name -> the name of the zennit rule ``comp`` gives it (modules without one left out)."""
     if comp is None:
@@ -207,7 +199,7 @@ def uncovered(model: Model, comp, method: str) -> dict[str, str]:
     hooks = [m.register_forward_hook(lambda m, a, o, n=n: ran.add(n)) for n, m in names.items()]
     try:
         with torch.no_grad():
-            stages_from_input(model, model.preprocess(frozen.probe_input(model)), model.logits_layer)
+            model(frozen.probe_input(model))
     finally:
         for h in hooks:
             h.remove()
@@ -249,7 +241,7 @@ def attributing(model: Model, method: str):
 def _maps(model: Model, images: torch.Tensor, unit: Unit, relevance: bool) -> torch.Tensor:
     h = model.preprocess(images).detach().requires_grad_(True)
     with torch.enable_grad():
-        act = unit_activation(stages_from_input(model, h, unit.layer), unit)
+        act = unit_activation(model.features_from_input(h, [unit.layer])[unit.layer], unit)
         # LRP starts from the unit's activation as its relevance; the gradient maps from 1
         (grad,) = torch.autograd.grad(act, h, grad_outputs=act.detach() if relevance else torch.ones_like(act))
     return grad.detach()

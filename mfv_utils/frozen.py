@@ -112,6 +112,14 @@ def probe_input(model, n: int = 1) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- the levers
+def after_norm(bn: nn.Module) -> nn.Module:
+    """What a BatchNorm does besides normalizing (timm's ``BatchNormAct2d``: dropout, activation),
+    as one module: what is left of it once its normalization is folded away."""
+    rest = [m for m in (getattr(bn, "drop", None), getattr(bn, "act", None))
+            if m is not None and not isinstance(m, nn.Identity)]
+    return rest[0] if len(rest) == 1 else nn.Sequential(*rest) if rest else nn.Identity()
+
+
 def fold_batchnorm(model) -> int:
     """Fold every BatchNorm2d that reads a Conv2d's output into that convolution. The
     BatchNorm is replaced by what else it does (timm's ``BatchNormAct2d``: its activation)."""
@@ -122,9 +130,7 @@ def fold_batchnorm(model) -> int:
             continue
         fused = fuse_conv_bn_eval(conv.eval(), bn.eval())
         setattr(*parents[id(conv)], fused)
-        rest = [m for m in (getattr(bn, "drop", None), getattr(bn, "act", None))
-                if m is not None and not isinstance(m, nn.Identity)]
-        setattr(*parents[id(bn)], rest[0] if len(rest) == 1 else nn.Sequential(*rest) if rest else nn.Identity())
+        setattr(*parents[id(bn)], after_norm(bn))
         count += 1
     return count
 

@@ -101,10 +101,14 @@ class Model(nn.Module):
 
     def features(self, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
         """Activations of several layers in one pass (stops after the deepest one)."""
+        return self.features_from_input(self.preprocess(x), layers)
+
+    def features_from_input(self, h: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+        """:meth:`features` from the normalized network input ``h`` (what :meth:`preprocess` gives)."""
         for layer in layers:
             self.check_layer(layer)
         last = max(self.layers.index(layer) for layer in layers)
-        h, out = self.preprocess(x), {}
+        out = {}
         for name in self.layers[: last + 1]:
             h = self.stages[name](h)
             if name in layers:

@@ -60,7 +60,8 @@ def visualize(recipe, net: models.Model, layer: str, field, at: tuple[int, int],
               seed: int = 0, progress: bool = False) -> dict:
     """Run ``recipe`` on the shown facets of the units ``shown`` (dicts of :func:`find`) of ``layer``,
     as one batch on a canvas of the field's size placed at the unit's field (``receptive.Placed``).
-    Returns ``images`` (cut to the field's side), ``act_start`` and ``act_end`` (per image)."""
+    Returns ``images`` (cut to the field's side), ``act_start`` and ``act_end`` (per image), and
+    ``by_unit``: the same three for each unit of ``shown`` (its facets' slice of the batch)."""
     box = field.visible_box(*at)
     placed = receptive.Placed(net, box)
     starts = torch.cat([u["mean_patches"] for u in shown])
@@ -78,4 +79,7 @@ def visualize(recipe, net: models.Model, layer: str, field, at: tuple[int, int],
     images = canvas[..., off:off + side, off:off + side].clamp(0, 255)
     with torch.no_grad():
         act_end = models.unit_activation(placed(images, layer), placed.unit(unit)).cpu().numpy()
-    return {"images": images, "act_start": act_start, "act_end": act_end}
+    ends = np.cumsum([len(u["largest"]) for u in shown])
+    by_unit = [{"images": images[a:b], "act_start": act_start[a:b], "act_end": act_end[a:b]}
+               for a, b in zip([0, *ends[:-1]], ends)]
+    return {"images": images, "act_start": act_start, "act_end": act_end, "by_unit": by_unit}

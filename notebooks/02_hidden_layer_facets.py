@@ -180,13 +180,10 @@ for layer in layers:
     for name, recipe in recipes.items():
         t0 = time.perf_counter()
         v = unit_facets.visualize(recipe, net, layer, fields[layer], at[layer], shown, seed=seed, progress=interactive)
-        i = 0
-        for u in shown:
-            n = len(u["largest"])
-            u.setdefault("viz", {})[name] = v["images"][i:i + n]
-            u.setdefault("act_end_by", {})[name] = v["act_end"][i:i + n]
-            u["act_start"] = v["act_start"][i:i + n]
-            i += n
+        for u, part in zip(shown, v["by_unit"]):
+            u.setdefault("viz", {})[name] = part["images"]
+            u.setdefault("act_end_by", {})[name] = part["act_end"]
+            u["act_start"] = part["act_start"]
         seconds[name][layer] = round(time.perf_counter() - t0, 2)
         print(f"{layer:>8} {name:>10}: {len(v['images'])} images at {fields[layer].visible_box(*at[layer])[2]} px, "
               f"{mfv_methods.iterations(recipe)} iterations in {seconds[name][layer]:.1f} s; activation "

@@ -132,11 +132,8 @@ for layer in layers:
     shown = [u for u in found if u["layer"] == layer]
     if shown:
         v = unit_facets.visualize(recipe, net, layer, fields[layer], (0, 0), shown, seed=seed)
-        i = 0
-        for u in shown:
-            n = len(u["largest"])
-            u["viz"], u["act_start"], u["act_end"] = v["images"][i:i + n], v["act_start"][i:i + n], v["act_end"][i:i + n]
-            i += n
+        for u, part in zip(shown, v["by_unit"]):
+            u["viz"], u["act_start"], u["act_end"] = part["images"], part["act_start"], part["act_end"]
 names = {c.index: c.name for c in data.imagenet_classes()}
 for u in found:
     # each facet's images nearest its centroid (members are sorted by distance to it)
