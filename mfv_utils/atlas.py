@@ -22,6 +22,9 @@ store holds one model's layer: asking another model or layer of it is a one-line
 per core, one thread each (torch pinned to one thread in every task, so workers do not fight for
 the cores, and a unit's bytes do not depend on where it ran); ``--workers 1`` runs the same tasks
 in a serial loop in this process; ``--scheduler ADDRESS`` sends them to an existing cluster.
+The client loads the pool once (its codes are computed there and cached) and sends every worker
+:func:`pool_ref`: a worker that sees the cached codes and the pool's files reads only the images
+each unit needs (:func:`worker_context`), so its start-up is its models, not the whole pool.
 """
 from __future__ import annotations
 
@@ -65,13 +68,30 @@ class Spec:
     cache: str = ".cache/codes"  # where the pool's codes are cached (absolute once a run starts)
 
 
+# What a LocalCluster's workers run with. A task runs in a worker thread, not a main thread:
+# glibc gives that thread its own malloc arena, whose heaps are unmapped whenever a large tensor
+# frees them, so optimization steps fault their activations in again (measured on a lone worker:
+# about 1M page faults and 1.5 s of system time per unit, against 2 faults in a main thread). One
+# arena per process (MALLOC_ARENA_MAX=1, set before the worker starts: malloc reads it once) keeps
+# the freed memory warm, as frozen.keep_freed_memory does for a main thread, and Dask's sampling
+# profiler (every 10 ms, for the dashboard, which the atlas does not start) is off: a lone
+# worker's unit then takes the serial time. With every core busy a task still takes about 1.1x
+# (README, "The engine's cost"). README: the same settings for `dask worker`.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 1,
+                 "distributed.worker.profile.enabled": False}
+
+
 # ----------------------------------------------------------------------------- one unit
 _CONTEXT: dict = {}  # per process: the loaded models, pool and codes of the last spec
 
 
+def _spec_key(spec: Spec) -> tuple:
+    return (spec.model, spec.weights, spec.layer, tuple(spec.pool), spec.judge, spec.cache)
+
+
 def context(spec: Spec) -> dict:
     """Models, pool, codes and the identity of ``spec``'s inputs, loaded once per process."""
-    key = (spec.model, spec.weights, spec.layer, tuple(spec.pool), spec.judge, spec.cache)
+    key = _spec_key(spec)
     if _CONTEXT.get("key") != key:
         from . import data, facets, models, provenance, receptive
 
@@ -79,16 +99,57 @@ def context(spec: Spec) -> dict:
         layer = net.check_layer(spec.layer)
         field = receptive.receptive_field(net, layer)
         pool = data.load_pool(list(spec.pool), size=net.input_size)
-        column = facets.layer_columns(net, pool.images, [layer], cache_dir=spec.cache, progress=False)[layer]
-        weights = getattr(net, "weights_path", None)
         model_id, pool_digest = facets.cache_ids(net, pool.images)
+        path = facets.column_path(spec.cache, model_id, layer, pool_digest)
+        if path.is_file():
+            column = np.load(path)
+        else:
+            with one_thread():  # the same codes whatever the process's thread count
+                column = facets.layer_columns(net, pool.images, [layer], cache_dir=spec.cache, progress=False)[layer]
+        weights = getattr(net, "weights_path", None)
         _CONTEXT.clear()
-        _CONTEXT.update(key=key, net=net, layer=layer, field=field, pool=pool, column=column, judge=None,
+        _CONTEXT.update(key=key, net=net, layer=layer, field=field, pool=pool, column=column, column_path=path,
+                        judge=None,
                         identity={"store_version": STORE_VERSION, "model": net.name,
                                   "weights_sha256": provenance.file_sha256(weights) if weights and weights.is_file()
                                   else model_id,
                                   "numerics": net.numerics, "layer": layer,
                                   "pool_sha256": pool_digest, "pool_size": len(pool)})
+    return _CONTEXT
+
+
+def pool_ref(ctx: dict) -> dict:
+    """What a worker needs of a loaded :func:`context` to render units without decoding the whole
+    pool (about 10 s and 1 GB per worker): the inputs' identity, the cached column's path, the
+    pool's kept files and their classes. Sent once to every worker of a run."""
+    return {"identity": ctx["identity"], "column": str(ctx["column_path"]),
+            "paths": [str(p) for p in ctx["pool"].paths], "classes": np.asarray(ctx["pool"].classes)}
+
+
+def worker_context(spec: Spec, ref: dict) -> dict:
+    """:func:`context` from a :func:`pool_ref`: the models and the cached column are loaded, the
+    pool's images are read from their files when a unit needs them (:class:`data.LazyImages`),
+    which gives the same pixels. A worker that cannot see the column file or the pool's files
+    (another machine without the client's paths), or computes with other numerics, loads the
+    whole context itself."""
+    key = (*_spec_key(spec), "ref", ref["column"])
+    if _CONTEXT.get("key") == key:
+        return _CONTEXT
+    path = Path(ref["column"])
+    if not (path.is_file() and ref["paths"] and all(Path(p).is_file() for p in (ref["paths"][0], ref["paths"][-1]))):
+        return context(spec)
+    from . import data, models, receptive
+
+    net = models.load_model(spec.model, spec.weights, device="cpu")
+    column = np.load(path)
+    if net.numerics != ref["identity"]["numerics"] or len(column) != len(ref["paths"]):
+        return context(spec)
+    layer = net.check_layer(spec.layer)
+    pool = data.ImageSet("pool", data.LazyImages(ref["paths"], net.input_size), [Path(p) for p in ref["paths"]],
+                         classes=np.asarray(ref["classes"]))
+    _CONTEXT.clear()
+    _CONTEXT.update(key=key, net=net, layer=layer, field=receptive.receptive_field(net, layer), pool=pool,
+                    column=column, column_path=path, judge=None, identity=ref["identity"])
     return _CONTEXT
 
 
@@ -133,12 +194,13 @@ def _jpeg(image) -> bytes:
     return buf.getvalue()
 
 
-def render_unit(spec: Spec, unit: int) -> dict:
+def render_unit(spec: Spec, unit: int, ref: dict | None = None) -> dict:
     """One unit's facets and measures: ``{"unit", "key", "files": {name: bytes}, "seconds"}``, or
-    ``{"unit", "key", "error": one line}`` when it cannot be rendered (the run goes on)."""
+    ``{"unit", "key", "error": one line}`` when it cannot be rendered (the run goes on). With a
+    :func:`pool_ref` (how the engine calls it), the pool is not decoded whole."""
     t0 = time.perf_counter()
     with one_thread(), quiet_steps():
-        ctx = context(spec)
+        ctx = context(spec) if ref is None else worker_context(spec, ref)
         key = unit_key(spec, ctx["identity"], unit)
         try:
             files = _render(spec, ctx, int(unit), key)
@@ -281,8 +343,7 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
     from . import methods as mfv_methods
 
     mfv_methods.check_known([spec.method])
-    with one_thread():
-        ctx = context(spec)  # the pool's codes, computed once here and cached for every worker
+    ctx = context(spec)  # the pool decoded on every core; its codes computed once and cached for every worker
     identity = ctx["identity"]
     n_units = ctx["column"].shape[1]
     bad = [u for u in units if not 0 <= u < n_units]
@@ -331,19 +392,22 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
             record(render_unit(spec, u))
             progress_bar.update(1)
     elif todo:
+        import dask
         from distributed import Client, LocalCluster, as_completed
 
         cluster = None
         if scheduler is None:
             n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+            with dask.config.set(WORKER_CONFIG):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
             this_run["workers"] = f"LocalCluster({n})"
         else:
             this_run["workers"] = scheduler
         try:
             with Client(cluster or scheduler) as client:
-                futures = client.map(render_unit, [spec] * len(todo), todo, pure=False)
+                ref = client.scatter(pool_ref(ctx), broadcast=True)
+                futures = client.map(render_unit, [spec] * len(todo), todo, ref=ref, pure=False)
                 for fut in as_completed(futures):
                     record(fut.result())
                     progress_bar.update(1)

@@ -40,7 +40,7 @@ import torch.nn as nn
 from zennit.canonizers import AttributeCanonizer, CompositeCanonizer, MergeBatchNorm
 from zennit.composites import DeconvNet, EpsilonGammaBox
 from zennit.layer import Sum
-from zennit.core import BasicHook, Stabilizer
+from zennit.core import BasicHook, ParamMod, Stabilizer
 from zennit.rules import ReLUDeconvNet, ZPlus
 from zennit.types import Convolution
 
@@ -107,20 +107,30 @@ class NonNegativeZPlus(BasicHook):
     """zennit's z+ rule (``ZPlus``: positive inputs x positive weights, plus negative inputs x
     negative weights with the bias zeroed), with the second pass skipped where the layer's input
     has no negative entry (after a ReLU / ReLU6): that pass is then exactly zero, so the relevance
-    is the same from half the convolutions."""
+    is the same from half the convolutions. In that case the one pass also skips what is an
+    identity there: the input's clamp at 0 and its defensive copy, and the stabilizer's sign
+    (the output is non-negative, so zennit's ``z + (1[z = 0] + sign z) eps`` is ``z + eps``)."""
 
     def __init__(self, stabilizer=1e-6):
         zplus, stabilize = ZPlus(stabilizer=stabilizer), Stabilizer.ensure(stabilizer)
         self.stabilizer = stabilizer
+        self.epsilon = float(stabilizer) if isinstance(stabilizer, (int, float)) else None
         self.both = (zplus.input_modifiers, zplus.param_modifiers, zplus.output_modifiers)
         super().__init__(*self.both,
                          gradient_mapper=lambda grad, outputs: [grad / stabilize(sum(outputs))] * len(outputs),
                          reducer=lambda inputs, grads: sum(x * g for x, g in zip(inputs, grads)))
 
     def backward(self, module, grad_input, grad_output):
-        n = 1 if bool(self.stored_tensors["input"][0].min() >= 0) else 2
-        self.input_modifiers, self.param_modifiers, self.output_modifiers = (m[:n] for m in self.both)
-        return super().backward(module, grad_input, grad_output)
+        x = self.stored_tensors["input"][0]
+        if bool(x.min() < 0) or self.epsilon is None:
+            return super().backward(module, grad_input, grad_output)
+        x = x.detach().requires_grad_()
+        with ParamMod.ensure(self.both[1][0])(module) as positive, torch.autograd.enable_grad():
+            z = positive.forward(x)
+        (g,) = torch.autograd.grad(z, x, grad_outputs=grad_output[0] / (z + self.epsilon),
+                                   create_graph=grad_output[0].requires_grad)
+        relevance = x * g
+        return tuple(relevance if original.shape == relevance.shape else None for original in grad_input)
 
     def copy(self):
         return self.__class__(self.stabilizer)

@@ -16,6 +16,8 @@ import difflib
 import os
 import re
 import warnings
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -172,27 +174,75 @@ class SkippedFileWarning(UserWarning):
     """An input file was skipped while loading an image set (one warning per file)."""
 
 
+def _read_or_reason(path, size: int) -> torch.Tensor | str:
+    try:
+        return read_image(path, size)
+    except ValueError as e:
+        return str(e)
+
+
 def load_images(paths, size: int = 227, skipped: list | None = None
                 ) -> tuple[torch.Tensor, list[Path], list[int]]:
     """Read many images, skipping unusable ones with one :class:`SkippedFileWarning` each
     (``skipped <path>: <reason>``); if ``skipped`` is a list, ``{"path", "reason"}`` records
-    are appended to it too.
+    are appended to it too. Files are decoded on as many threads as torch uses (PIL releases
+    the GIL; one thread inside a one-thread atlas worker), the results kept in order.
 
     Returns (images (N, 3, size, size) uint8, kept paths, indices of kept paths)."""
+    paths = list(paths)
+    threads = max(1, min(torch.get_num_threads(), len(paths)))
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as ex:
+            read = list(ex.map(_read_or_reason, paths, [size] * len(paths), chunksize=16))
+    else:
+        read = [_read_or_reason(p, size) for p in paths]
     imgs, kept, idx = [], [], []
-    for i, p in enumerate(paths):
-        try:
-            imgs.append(read_image(p, size))
-        except ValueError as e:
-            warnings.warn(f"skipped {display_path(p)}: {e}", SkippedFileWarning, stacklevel=2)
+    for i, (p, r) in enumerate(zip(paths, read)):
+        if isinstance(r, str):
+            warnings.warn(f"skipped {display_path(p)}: {r}", SkippedFileWarning, stacklevel=2)
             if skipped is not None:
-                skipped.append({"path": display_path(p), "reason": str(e)})
+                skipped.append({"path": display_path(p), "reason": r})
             continue
+        imgs.append(r)
         kept.append(Path(p))
         idx.append(i)
     if not imgs:
         raise ValueError(f"no readable images among {len(paths)} file(s)")
     return torch.stack(imgs), kept, idx
+
+
+class LazyImages:
+    """Images read from their files when indexed, for a process that needs a few of many (an
+    atlas worker): ``lazy[idx]`` equals ``load_images(paths, size)[0][idx]`` for files that all
+    read (an unreadable one raises its ValueError). The last ``keep`` decoded images are kept."""
+
+    def __init__(self, paths, size: int = 227, keep: int = 512):
+        self.paths, self.size, self.keep = [Path(p) for p in paths], int(size), int(keep)
+        self._decoded: OrderedDict[int, torch.Tensor] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _one(self, i: int) -> torch.Tensor:
+        if i in self._decoded:
+            self._decoded.move_to_end(i)
+        else:
+            self._decoded[i] = read_image(self.paths[i], self.size)
+            if len(self._decoded) > self.keep:
+                self._decoded.popitem(last=False)
+        return self._decoded[i]
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        if isinstance(idx, (int, np.integer)):
+            return self._one(int(idx) % len(self))
+        picked = np.arange(len(self))[idx] if isinstance(idx, slice) else np.asarray(idx)
+        if picked.dtype == bool:
+            picked = np.flatnonzero(picked)
+        if picked.ndim != 1:
+            raise IndexError(f"LazyImages takes an int, a slice or a 1-D index array, got shape {picked.shape}")
+        if not len(picked):
+            return torch.empty((0, 3, self.size, self.size), dtype=torch.uint8)
+        return torch.stack([self._one(int(i) % len(self)) for i in picked])
 
 
 @dataclass

@@ -75,6 +75,13 @@ def map_position(size: int, fraction: float) -> int:
     return min(int(fraction * size), size - 1)
 
 
+def column_path(cache_dir: str | Path, model_id: str, layer: str, digest: str,
+                position: tuple[float, float] = (0.5, 0.5)) -> Path:
+    """Where :func:`layer_columns` caches one layer's column (ids from :func:`cache_ids`)."""
+    fy, fx = (float(v) for v in position)
+    return Path(cache_dir) / f"columns-{model_id}-{layer}-{fy:g}-{fx:g}-{digest}.npy"
+
+
 def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_size: int = 50,
                   cache_dir: str | Path | None = None, progress: bool = True,
                   position: tuple[float, float] = (0.5, 0.5)) -> dict[str, np.ndarray]:
@@ -91,7 +98,7 @@ def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_s
     if cache_dir is not None:
         model_id, digest = cache_ids(model, images)
         for layer in layers:
-            paths[layer] = Path(cache_dir) / f"columns-{model_id}-{layer}-{fy:g}-{fx:g}-{digest}.npy"
+            paths[layer] = column_path(cache_dir, model_id, layer, digest, (fy, fx))
             if paths[layer].is_file():
                 out[layer] = np.load(paths[layer])
     todo = [layer for layer in layers if layer not in out]

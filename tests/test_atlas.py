@@ -54,6 +54,55 @@ def test_serial_and_a_two_worker_local_cluster_give_the_same_bytes(serial_store,
     assert [k for k in a if a[k] != b[k]] == []
 
 
+def test_a_worker_reads_only_what_it_needs_of_the_pool(serial_store, tmp_path):
+    """What the engine sends every worker (pool_ref) gives a context with the client's identity
+    and codes and the pool's pixels read lazily, equal to the decoded pool; a worker that cannot
+    see the column file loads the whole context itself, with the same identity."""
+    import numpy as np
+
+    from mfv_utils import atlas as engine
+    from mfv_utils import data
+
+    spec = engine.Spec(pool=("paper",), cache=str(REPO / ".cache" / "codes"))  # cached by serial_store
+    try:
+        with engine.one_thread():
+            full = dict(engine.context(spec))
+        ref = engine.pool_ref(full)
+        engine._CONTEXT.clear()
+        light = engine.worker_context(spec, ref)
+        assert isinstance(light["pool"].images, data.LazyImages) and not isinstance(full["pool"].images,
+                                                                                     data.LazyImages)
+        assert light["identity"] == full["identity"] and np.array_equal(light["column"], full["column"])
+        idx = np.array([299, 0, 150])
+        assert torch.equal(light["pool"].images[idx], full["pool"].images[idx])
+        assert light["pool"].paths == full["pool"].paths and np.array_equal(light["pool"].classes,
+                                                                             full["pool"].classes)
+        engine._CONTEXT.clear()
+        blind = engine.worker_context(spec, {**ref, "column": str(tmp_path / "elsewhere.npy")})
+        assert isinstance(blind["pool"].images, torch.Tensor) and blind["identity"] == full["identity"]
+    finally:
+        engine._CONTEXT.clear()
+
+
+def test_the_local_cluster_workers_get_one_malloc_arena_and_no_profiler():
+    """atlas.WORKER_CONFIG names settings Dask really applies to a worker process (a misspelt
+    key would be ignored without a word): one malloc arena, no sampling profiler."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from mfv_utils import atlas as engine
+
+    def seen():
+        import dask as worker_dask
+
+        return os.environ.get("MALLOC_ARENA_MAX"), worker_dask.config.get("distributed.worker.profile.enabled")
+
+    with dask.config.set(engine.WORKER_CONFIG):
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, Client(cluster) as client:
+        assert list(client.run(seen).values()) == [("1", False)]
+
+
 def test_a_killed_run_resumes_and_recomputes_only_unfinished_units(serial_store, tmp_path):
     store = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "mfv_utils.atlas", "--units", UNITS, "--out", str(store),

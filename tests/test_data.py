@@ -151,6 +151,47 @@ def test_folder_loading_skips_bad_files_with_one_warning_each(tmp_path):
     assert int(rgba.min()) == 255  # transparent pixels composite onto white
 
 
+def test_threaded_reading_keeps_order_warnings_and_bytes_of_one_thread(tmp_path):
+    """load_images decodes on torch's thread count: 1 and 2 threads give the same tensor, kept
+    paths, indices and warnings in file order."""
+    folder = _bad_folder(tmp_path)
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) * 3  # enough for several chunks
+    results = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                images, kept, idx = data.load_images(files, size=32)
+            results.append((images, kept, idx, [str(w.message) for w in caught]))
+    finally:
+        torch.set_num_threads(before)
+    (a, ka, ia, wa), (b, kb, ib, wb) = results
+    assert torch.equal(a, b) and ka == kb and ia == ib and wa == wb
+    assert len(wa) == 3 * 4 and [Path(m.split()[1].rstrip(":")).name for m in wa[:4]] == ["fake.jpg", "notes.txt", "tiny.png",
+                                                                             "truncated.jpg"]
+
+
+def test_lazy_images_read_what_load_images_gives(tmp_path):
+    """LazyImages (an atlas worker's pool) equals the loaded tensor under every index form and
+    keeps at most ``keep`` decoded images; an unreadable file raises its one-line reason."""
+    folder = _bad_folder(tmp_path)
+    good = sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png") and p.name not in
+                  ("fake.jpg", "truncated.jpg", "tiny.png"))
+    images, kept, _ = data.load_images(good, size=32)
+    lazy = data.LazyImages(kept, size=32, keep=2)
+    assert len(lazy) == len(kept) == 4
+    assert torch.equal(lazy[np.array([3, 0, 3])], images[[3, 0, 3]])
+    assert torch.equal(lazy[1], images[1]) and torch.equal(lazy[-1], images[-1])
+    assert torch.equal(lazy[1:3], images[1:3]) and torch.equal(lazy[[True, False, True, False]], images[[0, 2]])
+    assert lazy[np.array([], dtype=int)].shape == (0, 3, 32, 32)
+    assert len(lazy._decoded) == 2
+    broken = data.LazyImages([folder / "fake.jpg"], size=32)
+    with pytest.raises(ValueError, match="not a readable image"):
+        broken[0]
+
+
 def test_empty_and_missing_folders_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="no files in folder"):
         data.load_image_set(tmp_path)
