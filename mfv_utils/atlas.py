@@ -131,9 +131,9 @@ def worker_context(spec: Spec, ref: dict) -> dict:
     pool's images are read from their files when a unit needs them (:class:`data.LazyImages`),
     which gives the same pixels. A worker that cannot see the column file or the pool's files
     (another machine without the client's paths), or computes with other numerics, loads the
-    whole context itself."""
+    whole context itself (once: a process that holds it already uses it for the next units)."""
     key = (*_spec_key(spec), "ref", ref["column"])
-    if _CONTEXT.get("key") == key:
+    if _CONTEXT.get("key") in (key, _spec_key(spec)):
         return _CONTEXT
     path = Path(ref["column"])
     if not (path.is_file() and ref["paths"] and all(Path(p).is_file() for p in (ref["paths"][0], ref["paths"][-1]))):
