@@ -74,11 +74,23 @@ class Spec:
 # about 1M page faults and 1.5 s of system time per unit, against 2 faults in a main thread). One
 # arena per process (MALLOC_ARENA_MAX=1, set before the worker starts: malloc reads it once) keeps
 # the freed memory warm, as frozen.keep_freed_memory does for a main thread, and Dask's sampling
-# profiler (every 10 ms, for the dashboard, which the atlas does not start) is off: a lone
-# worker's unit then takes the serial time. With every core busy a task still takes about 1.1x
-# (README, "The engine's cost"). README: the same settings for `dask worker`.
+# profiler (every 10 ms, for the dashboard, which the atlas does not start) is off. PyTorch's
+# blocks of 2 MB and more go on transparent huge pages (THP_MEM_ALLOC_ENABLE, read once by torch):
+# with both workers busy, a worker still faulted in 50-130 K fresh 4 KB pages per unit at 20-30 us
+# each on these VMs (perf: the time is in clear_page under do_anonymous_page), about 3 s of system
+# time; on huge pages a worker's later units fault nothing and its steps miss the TLB less. A
+# worker's first unit pays for its huge pages once. Dask's own clocks tick slower: the event
+# loop's blocked-loop monitor (20 ms -> 1 s), the system monitor (dashboard statistics, 500 ms ->
+# 5 s) and the memory monitors of worker and nanny (100 ms -> 1 s: a unit's memory grows over
+# seconds, not milliseconds); with both cores busy their wake-ups took a task's core from it
+# (a worker's later units: 30.4 s wall on 28.7 s of CPU before, 28.3-28.9 s on 27.7-28.2 s
+# after). Same bytes (tested). README: the same settings for `dask worker`.
 WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 1,
-                 "distributed.worker.profile.enabled": False}
+                 "distributed.nanny.pre-spawn-environ.THP_MEM_ALLOC_ENABLE": 1,
+                 "distributed.worker.profile.enabled": False,
+                 "distributed.admin.tick.interval": "1s",
+                 "distributed.admin.system-monitor.interval": "5s",
+                 "distributed.worker.memory.monitor-interval": "1s"}
 
 
 # ----------------------------------------------------------------------------- one unit

@@ -84,9 +84,10 @@ def test_a_worker_reads_only_what_it_needs_of_the_pool(serial_store, tmp_path):
         engine._CONTEXT.clear()
 
 
-def test_the_local_cluster_workers_get_one_malloc_arena_and_no_profiler():
+def test_the_local_cluster_workers_get_one_malloc_arena_huge_pages_and_no_profiler():
     """atlas.WORKER_CONFIG names settings Dask really applies to a worker process (a misspelt
-    key would be ignored without a word): one malloc arena, no sampling profiler."""
+    key would be ignored without a word): one malloc arena, torch's huge pages, no profiler,
+    slower clocks."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -95,12 +96,14 @@ def test_the_local_cluster_workers_get_one_malloc_arena_and_no_profiler():
     def seen():
         import dask as worker_dask
 
-        return os.environ.get("MALLOC_ARENA_MAX"), worker_dask.config.get("distributed.worker.profile.enabled")
+        return (os.environ.get("MALLOC_ARENA_MAX"), os.environ.get("THP_MEM_ALLOC_ENABLE"),
+                worker_dask.config.get("distributed.worker.profile.enabled"),
+                worker_dask.config.get("distributed.admin.tick.interval"))
 
     with dask.config.set(engine.WORKER_CONFIG):
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster, Client(cluster) as client:
-        assert list(client.run(seen).values()) == [("1", False)]
+        assert list(client.run(seen).values()) == [("1", "1", False, "1s")]
 
 
 def test_a_killed_run_resumes_and_recomputes_only_unfinished_units(serial_store, tmp_path):
