@@ -54,17 +54,17 @@ def main():
             manifest = manifests[name] = atlas.run(spec, units, stores[name], workers=workers, progress=False)
             seconds[name] = time.perf_counter() - t0
             assert not manifest["runs"][-1]["failed"], manifest["runs"][-1]
+        cluster_arm = list(seconds)[1]
         same = all((stores["serial"] / "units" / str(u) / f.name).read_bytes() == f.read_bytes()
-                   for u in units for f in (list(stores.values())[1] / "units" / str(u)).iterdir())
+                   for u in units for f in (stores[cluster_arm] / "units" / str(u)).iterdir())
     task = {name: float(np.mean([e["seconds"] for e in m["units"].values()])) for name, m in manifests.items()}
     median = {name: float(np.median([e["seconds"] for e in m["units"].values()])) for name, m in manifests.items()}
-    serial, cluster = seconds["serial"], list(seconds.values())[1]
-    name_cluster = list(seconds)[1]
+    serial, cluster = seconds["serial"], seconds[cluster_arm]
     rate_serial, rate_cluster = 3600 * len(units) / serial, 3600 * len(units) / cluster
     efficiency = rate_cluster / (args.workers * rate_serial)
-    steady = median["serial"] / median[name_cluster]  # per-worker task rate against the serial loop's
+    steady = median["serial"] / median[cluster_arm]  # per-worker task rate against the serial loop's
     start = {"serial": serial - len(units) * median["serial"],
-             name_cluster: cluster - len(units) * median[name_cluster] / args.workers}
+             cluster_arm: cluster - len(units) * median[cluster_arm] / args.workers}
 
     def hours(n, arm, workers):  # the model above: start-up + n tasks shared by the workers
         return round((start[arm] + n * median[arm] / workers) / 3600, 1)
@@ -79,8 +79,8 @@ def main():
         "byte_identical": same,
         "task_seconds_mean": {k: round(v, 1) for k, v in task.items()},
         "task_seconds_median": {k: round(v, 1) for k, v in median.items()},
-        "task_median_cluster_over_serial": round(median[name_cluster] / median["serial"], 3),
-        "projected_hours": {f"{n} {what}": {"this machine": hours(n, name_cluster, args.workers),
+        "task_median_cluster_over_serial": round(median[cluster_arm] / median["serial"], 3),
+        "projected_hours": {f"{n} {what}": {"this machine": hours(n, cluster_arm, args.workers),
                                             "per worker": hours(n, "serial", 1)}
                             for n, what in ((1000, "class units"), (1280, "pooled units"))},
     }

@@ -113,11 +113,9 @@ def context(spec: Spec) -> dict:
         pool = data.load_pool(list(spec.pool), size=net.input_size)
         model_id, pool_digest = facets.cache_ids(net, pool.images)
         path = facets.column_path(spec.cache, model_id, layer, pool_digest)
-        if path.is_file():
-            column = np.load(path)
-        else:
-            with one_thread():  # the same codes whatever the process's thread count
-                column = facets.layer_columns(net, pool.images, [layer], cache_dir=spec.cache, progress=False)[layer]
+        with one_thread():  # the same codes whatever the process's thread count (cached: just read)
+            column = facets.layer_columns(net, pool.images, [layer], cache_dir=spec.cache, progress=False,
+                                          ids=(model_id, pool_digest))[layer]
         weights = getattr(net, "weights_path", None)
         _CONTEXT.clear()
         _CONTEXT.update(key=key, net=net, layer=layer, field=field, pool=pool, column=column, column_path=path,

@@ -84,19 +84,22 @@ def column_path(cache_dir: str | Path, model_id: str, layer: str, digest: str,
 
 def layer_columns(model: Model, images: torch.Tensor, layers: list[str], batch_size: int = 50,
                   cache_dir: str | Path | None = None, progress: bool = True,
-                  position: tuple[float, float] = (0.5, 0.5)) -> dict[str, np.ndarray]:
+                  position: tuple[float, float] = (0.5, 0.5),
+                  ids: tuple[str, str] | None = None) -> dict[str, np.ndarray]:
     """Per layer, the code of every image at one unit position (``position``: fractions of the
     map, default the center): the column of all channels there for a spatial layer (the code
     of that unit's receptive-field patch), the whole vector for a fully connected one. (N, C)
     float32 each, from one pass over the images; each layer cached on disk (atomically) keyed
-    by model, weights, layer, position and the images' bytes, so a pool is coded once."""
+    by model, weights, layer, position and the images' bytes, so a pool is coded once. ``ids``:
+    :func:`cache_ids` of ``model`` and ``images`` when the caller has them already (hashing a
+    large pool takes seconds)."""
     fy, fx = (float(v) for v in position)
     map_position(1, fy), map_position(1, fx)
     for layer in layers:
         model.check_layer(layer)
     out, paths = {}, {}
     if cache_dir is not None:
-        model_id, digest = cache_ids(model, images)
+        model_id, digest = ids or cache_ids(model, images)
         for layer in layers:
             paths[layer] = column_path(cache_dir, model_id, layer, digest, (fy, fx))
             if paths[layer].is_file():
