@@ -4,10 +4,11 @@ Three maps of a unit's activation over the network input, all from :mod:`zennit`
 
 - ``"lrp"``: Layer-wise Relevance Propagation (Bach et al. 2015), zennit's ``EpsilonGammaBox``
   composite with the z+ rule (alpha 1, beta 0) instead of gamma at the convolutions: ZBox at the
-  first convolution (bounded by the pixel range), z+ at every other one (:class:`NonNegativeZPlus`:
-  zennit's ``ZPlus``, 2 passes per layer against gamma's 5), epsilon at fully connected layers, the Norm rule at average pools
-  and residual sums, activations and (merged) BatchNorms passed. The map is relevance: with the
-  biases zeroed it sums to the unit's activation (conservation).
+  first convolution (bounded by the pixel range, :class:`StackedZBox`), z+ at every other one
+  (:class:`NonNegativeZPlus`: zennit's ``ZPlus``, at most 2 passes per layer against gamma's 5),
+  epsilon at fully connected layers, the Norm rule at average pools and residual sums,
+  activations and (merged) BatchNorms passed. The map is relevance: with the biases zeroed it
+  sums to the unit's activation (conservation).
 - ``"deconv"``: the DeconvNet of Zeiler & Fergus (2014): the backward pass with every ReLU /
   ReLU6 replaced by a ReLU of the incoming signal (zennit's ``DeconvNet`` composite, with ReLU6
   added to its layer map, which names only ``nn.ReLU``).
@@ -26,9 +27,15 @@ models (and any timm residual block) and every change is undone afterwards:
   does for torchvision's ResNet);
 - every in-place activation becomes out-of-place (in-place ops break backward hooks).
 
-Use a model built with ``levers=frozen.EAGER``: the speed levers fuse convolutions with their
-activation into one kernel that no rule can see; :func:`attributing` finds such modules (and any
-module that would run without a rule) and refuses in one line.
+Use a model built with ``levers=LEVERS`` (or ``frozen.EAGER``): the default speed levers fuse
+convolutions with their activation into one kernel that no rule can see; :func:`attributing`
+finds such modules (and any module that would run without a rule) and refuses in one line.
+
+Speed (``benchmarks/bench_attribution.py``: LRP about 2.6x one forward + input gradient of the
+figures' network), every step checked against zennit as shipped: :func:`attributing` attaches
+zennit's rules by :class:`SingleNode` (one autograd node per rule, no module graph, same maps
+bit for bit); the two- and three-pass rules run as one convolution over stacked inputs
+(:func:`_stacked`); the stabilized quotient is one fused pass (:mod:`.lrp_kernel`).
 """
 from __future__ import annotations
 
@@ -40,14 +47,23 @@ import torch.nn as nn
 from zennit.canonizers import AttributeCanonizer, CompositeCanonizer, MergeBatchNorm
 from zennit.composites import DeconvNet, EpsilonGammaBox
 from zennit.layer import Sum
-from zennit.core import BasicHook, ParamMod, Stabilizer
-from zennit.rules import ReLUDeconvNet, ZPlus
+from zennit.core import BasicHook, Composite, Hook, ParamMod, RemovableHandle, RemovableHandleList
+from zennit.rules import ReLUDeconvNet, ZBox, ZPlus
 from zennit.types import Convolution
 
 from . import frozen
 from .models import Model, Unit, unit_activation
 
+try:
+    from . import lrp_kernel
+except ImportError:  # numba missing: torch computes the quotients, in more passes
+    lrp_kernel = None
+
 METHODS = ("lrp", "deconv", "gradient")
+EPSILON = 1e-6  # zennit's default stabilizer
+# the speed levers an attributed model may carry: all but the fused convolution + activation,
+# which no rule could see (folded BatchNorms are what the canonizer's merge would make)
+LEVERS = frozen.Levers(fuse_activation=False)
 # modules that need no rule: they move values without mixing them (their gradient is exact), or
 # route them (max pooling: winner takes all, the convention of LRP and DeconvNet alike)
 NO_RULE = (nn.Identity, nn.Flatten, nn.Dropout, nn.MaxPool2d, nn.Sequential, nn.ModuleDict)
@@ -103,37 +119,211 @@ class RestoringAttributeCanonizer(AttributeCanonizer):
         return RestoringAttributeCanonizer(self.attribute_map)
 
 
+def stabilize(z: torch.Tensor, epsilon: float = EPSILON) -> torch.Tensor:
+    """zennit's default stabilizer ``z + (1[z = 0] + sign z) epsilon`` (``zennit.core.stabilize``:
+    ``z + epsilon`` where ``z >= 0``, -0 included, ``z - epsilon`` elsewhere), bit for bit, at
+    about half its cost: ``|z| + epsilon`` with the sign of ``z + 0`` (which turns -0 into +0).
+    Rounding is symmetric, so ``-(|z| + epsilon)`` is exactly ``z - epsilon`` for negative ``z``.
+    Passed to zennit's rules as their ``stabilizer`` / ``epsilon``."""
+    return torch.copysign(z.abs().add_(epsilon), z + 0.0)
+
+
+def quotient(grad: torch.Tensor, z: torch.Tensor, epsilon: float = EPSILON, graph: bool = False) -> torch.Tensor:
+    """``grad / stabilize(z)``: the relevance per unit of a layer's output. ``z`` must be a tensor
+    the caller made and no graph saved (a convolution does not save its output): on the CPU the
+    fused kernel of :mod:`.lrp_kernel` writes the quotient over it in one pass (not when
+    ``graph``, a differentiable backward)."""
+    if not graph and lrp_kernel is not None:
+        out = lrp_kernel.quotient_(grad, z, epsilon)
+        if out is not None:
+            return out
+    return grad / stabilize(z, epsilon)
+
+
+def _plain_conv(module) -> bool:
+    """A convolution whose weight can take more input channels (not grouped, not transposed)."""
+    return isinstance(module, nn.modules.conv._ConvNd) and not module.transposed and module.groups == 1
+
+
+def _stacked(module, grad, parts, weights, epsilon, graph):
+    """Relevance of a rule whose passes are one convolution each, as one convolution: the inputs
+    ``parts`` stacked along the channels, read by ``weights(param, name)`` (the passes' weights
+    side by side, their biases summed). Its output is the passes' sum, so its gradient gives every
+    pass's gradient at once: relevance = sum of part x its gradient. (zennit's rule up to float
+    rounding: the passes' sum is taken inside the convolution.)"""
+    c = parts[0].shape[1]
+    xx = torch.cat(parts, 1).requires_grad_()
+    with ParamMod(weights)(module) as stacked, torch.autograd.enable_grad():
+        z = stacked.forward(xx)
+    (g,) = torch.autograd.grad(z, xx, grad_outputs=quotient(grad, z.detach(), epsilon, graph), create_graph=graph)
+    products = [g[:, k * c:(k + 1) * c] * xx[:, k * c:(k + 1) * c] for k in range(len(parts))]
+    return sum(products[1:], products[0])
+
+
 class NonNegativeZPlus(BasicHook):
     """zennit's z+ rule (``ZPlus``: positive inputs x positive weights, plus negative inputs x
-    negative weights with the bias zeroed), with the second pass skipped where the layer's input
-    has no negative entry (after a ReLU / ReLU6): that pass is then exactly zero, so the relevance
-    is the same from half the convolutions. In that case the one pass also skips what is an
-    identity there: the input's clamp at 0 and its defensive copy, and the stabilizer's sign
-    (the output is non-negative, so zennit's ``z + (1[z = 0] + sign z) eps`` is ``z + eps``)."""
+    negative weights with the bias zeroed), computed in fewer passes, with the same relevance:
 
-    def __init__(self, stabilizer=1e-6):
-        zplus, stabilize = ZPlus(stabilizer=stabilizer), Stabilizer.ensure(stabilizer)
-        self.stabilizer = stabilizer
-        self.epsilon = float(stabilizer) if isinstance(stabilizer, (int, float)) else None
-        self.both = (zplus.input_modifiers, zplus.param_modifiers, zplus.output_modifiers)
-        super().__init__(*self.both,
-                         gradient_mapper=lambda grad, outputs: [grad / stabilize(sum(outputs))] * len(outputs),
-                         reducer=lambda inputs, grads: sum(x * g for x, g in zip(inputs, grads)))
+    - where the layer's input has no negative entry the second pass is exactly zero, so it is
+      skipped, and so are what are identities there: the input's clamp at 0 and the stabilizer's
+      sign (the output is non-negative: zennit's stabilizer is ``z + eps``). The input is known
+      to be non-negative when the layer is in ``nonnegative`` (ids of layers that read a ReLU's or
+      ReLU6's output, found by tracing: :func:`relu_fed`), else when its minimum is >= 0;
+    - elsewhere the two passes run as one convolution over [x+, x-] with weights [W+, W-]
+      (:func:`_stacked`), or as zennit runs them where the convolution is grouped."""
+
+    def __init__(self, epsilon: float = EPSILON, nonnegative: frozenset[int] = frozenset()):
+        zplus = ZPlus(stabilizer=epsilon)
+        self.epsilon, self.nonnegative = float(epsilon), nonnegative
+        super().__init__(zplus.input_modifiers, zplus.param_modifiers, zplus.output_modifiers,
+                         zplus.gradient_mapper, zplus.reducer)
 
     def backward(self, module, grad_input, grad_output):
-        x = self.stored_tensors["input"][0]
-        if bool(x.min() < 0) or self.epsilon is None:
-            return super().backward(module, grad_input, grad_output)
-        x = x.detach().requires_grad_()
-        with ParamMod.ensure(self.both[1][0])(module) as positive, torch.autograd.enable_grad():
-            z = positive.forward(x)
-        (g,) = torch.autograd.grad(z, x, grad_outputs=grad_output[0] / (z + self.epsilon),
-                                   create_graph=grad_output[0].requires_grad)
-        relevance = x * g
+        grad, x = grad_output[0], self.stored_tensors["input"][0].detach()
+        graph = grad.requires_grad
+        if id(module) in self.nonnegative or bool(x.min() >= 0):
+            x.requires_grad_()
+            with ParamMod.ensure(self.param_modifiers[0])(module) as positive, torch.autograd.enable_grad():
+                z = positive.forward(x)
+            s = quotient(grad, z.detach(), self.epsilon, graph)
+            (g,) = torch.autograd.grad(z, x, grad_outputs=s, create_graph=graph)
+            relevance = x * g if graph else g.mul_(x)
+        elif _plain_conv(module):
+            relevance = _stacked(module, grad, [x.clamp(min=0), x.clamp(max=0)], _both_signs, self.epsilon, graph)
+        else:
+            return _basic_backward(self, module, grad_input, grad_output)
         return tuple(relevance if original.shape == relevance.shape else None for original in grad_input)
 
     def copy(self):
-        return self.__class__(self.stabilizer)
+        return self.__class__(self.epsilon, self.nonnegative)
+
+
+def _both_signs(param: torch.Tensor, name: str) -> torch.Tensor:
+    """z+'s two passes side by side: weight [W+, W-] along the input channels, bias b+ (+ 0)."""
+    return torch.cat([param.clamp(min=0), param.clamp(max=0)], 1) if name == "weight" else param.clamp(min=0)
+
+
+class StackedZBox(ZBox):
+    """zennit's ZBox rule (the first layer, bounded by the pixel range ``low``..``high``: passes
+    ``W x + b``, ``W+ low + b+`` and ``W- high + b-``, relevance ``x g - low g+ - high g-``) as one
+    convolution over [x, low, high] with weights [W, -W+, -W-] (:func:`_stacked`; bias
+    ``b - b+ - b- = 0``), where the convolution is plain; zennit's own passes elsewhere."""
+
+    def __init__(self, low: torch.Tensor, high: torch.Tensor, epsilon: float = EPSILON):
+        super().__init__(low, high, stabilizer=epsilon)
+        self.low, self.high, self.epsilon = low, high, float(epsilon)
+
+    def backward(self, module, grad_input, grad_output):
+        grad, x = grad_output[0], self.stored_tensors["input"][0].detach()
+        if not _plain_conv(module):
+            return _basic_backward(self, module, grad_input, grad_output)
+        parts = [x, self.low.to(x).expand_as(x), self.high.to(x).expand_as(x)]
+        relevance = _stacked(module, grad, parts, _box_signs, self.epsilon, grad.requires_grad)
+        return tuple(relevance if original.shape == relevance.shape else None for original in grad_input)
+
+    def copy(self):
+        return self.__class__(self.low, self.high, self.epsilon)
+
+
+def _box_signs(param: torch.Tensor, name: str) -> torch.Tensor:
+    """ZBox's three passes side by side: weight [W, -W+, -W-], bias b - b+ - b- (= 0)."""
+    if name == "weight":
+        return torch.cat([param, -param.clamp(min=0), -param.clamp(max=0)], 1)
+    return param - param.clamp(min=0) - param.clamp(max=0)
+
+
+def relu_fed(model: Model) -> frozenset[int]:
+    """ids of the convolutions whose input is a ReLU's or ReLU6's output (traced on one forward)."""
+    return frozenset(id(conv) for _, conv in frozen.producer_pairs(model, (nn.ReLU, nn.ReLU6), Convolution))
+
+
+class _RuleNode(torch.autograd.Function):
+    """One autograd node from a module's input(s) to its output whose backward is a zennit rule."""
+
+    @staticmethod
+    def forward(ctx, attached, module, output, *inputs):
+        ctx.attached, ctx.module = attached, module
+        ctx.like = tuple(i.new_empty(()).expand(i.shape) for i in inputs)  # shapes, for the rule
+        return output.view_as(output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (None, None, None, *ctx.attached.relevance(ctx.module, ctx.like, grad))
+
+
+class SingleNode(Hook):
+    """A zennit rule attached through one autograd node instead of zennit's two.
+
+    zennit's :class:`~zennit.core.Hook` puts an identity before and after the module and keeps the
+    module's own graph between them: every backward pass first computes the module's ordinary
+    gradient, then throws it away for the rule's, and every input is cloned on the way in (in case
+    the module changes it in place). Here the module runs on its detached input (no graph inside
+    it), and one node from its input to its output hands the output's gradient to the rule. The
+    rule object and its arithmetic are zennit's (a :class:`~zennit.core.BasicHook` runs without
+    its defensive clone of the stored input, which nothing changes: an input changed in place
+    since the forward pass is an error here). The maps are the same, bit for bit (tested)."""
+
+    def __init__(self, rule: Hook):
+        super().__init__()
+        self.rule, self.pending = rule, None
+
+    def copy(self):
+        return SingleNode(self.rule.copy())
+
+    def register(self, module):
+        return RemovableHandleList([RemovableHandle(self), module.register_forward_pre_hook(self.pre_forward),
+                                    module.register_forward_hook(self.post_forward)])
+
+    def remove(self):
+        self.rule.remove()
+        super().remove()
+
+    def pre_forward(self, module, input):
+        self.pending = input if self.active and input and torch.is_grad_enabled() and input[0].requires_grad else None
+        return None if self.pending is None else tuple(i.detach() for i in input)
+
+    def post_forward(self, module, input, output):
+        inputs, self.pending = self.pending, None
+        if inputs is None or not isinstance(output, torch.Tensor):
+            return None
+        self.rule.forward(module, input, output)
+        self.versions = [i._version for i in self.rule.stored_tensors.get("input", ())]
+        return _RuleNode.apply(self, module, output, *inputs)
+
+    def relevance(self, module, like, grad):
+        stored = self.rule.stored_tensors.get("input", ())
+        if [i._version for i in stored] != self.versions:
+            raise RuntimeError(f"the input of {type(module).__name__} was changed in place after its forward pass; "
+                               "make that operation out-of-place (attribution.canonizer does so for activations)")
+        if type(self.rule).backward is BasicHook.backward:
+            return _basic_backward(self.rule, module, like, (grad,))
+        out = self.rule.backward(module, like, (grad,))
+        return tuple(out) if out is not None else (None,) * len(like)
+
+
+def _basic_backward(rule: BasicHook, module, grad_input, grad_output):
+    """zennit's ``BasicHook.backward`` without the clone of the stored input (see SingleNode)."""
+    original = rule.stored_tensors["input"][0].detach()
+    inputs, outputs = [], []
+    for in_mod, param_mod, out_mod in zip(rule.input_modifiers, rule.param_modifiers, rule.output_modifiers):
+        x = in_mod(original)
+        x = (x.detach() if x is original else x).requires_grad_()
+        with ParamMod.ensure(param_mod)(module) as modified, torch.autograd.enable_grad():
+            outputs.append(out_mod(modified.forward(x)))
+        inputs.append(x)
+    grads = torch.autograd.grad(outputs, inputs, grad_outputs=rule.gradient_mapper(grad_output[0], outputs),
+                                create_graph=grad_output[0].requires_grad)
+    relevance = rule.reducer(inputs, grads)
+    return tuple(relevance if like.shape == relevance.shape else None for like in grad_input)
+
+
+def single_node(comp: Composite) -> Composite:
+    """``comp`` (a zennit composite) with each of its rules attached by :class:`SingleNode`."""
+    def module_map(ctx, name, module):
+        rule = comp.module_map(ctx, name, module)
+        return None if rule is None else SingleNode(rule)
+
+    return Composite(module_map=module_map, canonizers=comp.canonizers)
 
 
 def _out_of_place(name, module):
@@ -160,8 +350,9 @@ def canonizer(model: Model) -> CompositeCanonizer:
 
 
 def composite(method: str, model: Model):
-    """The zennit composite of ``method`` (``"lrp"`` or ``"deconv"``) with ``model``'s canonizer;
-    None for ``"gradient"``."""
+    """The zennit composite of ``method`` (``"lrp"`` or ``"deconv"``) with ``model``'s canonizer,
+    its rules attached the way zennit attaches them (:func:`attributing` attaches them by
+    :func:`single_node`); None for ``"gradient"``."""
     check_method(method)
     if method == "gradient":
         return None
@@ -169,7 +360,9 @@ def composite(method: str, model: Model):
     if method == "deconv":
         return DeconvNet(layer_map=[(nn.ReLU6, ReLUDeconvNet())], canonizers=canonizers)
     low, high = bounds(model)
-    return EpsilonGammaBox(layer_map=[(Convolution, NonNegativeZPlus())], low=low, high=high, canonizers=canonizers)
+    return EpsilonGammaBox(layer_map=[(Convolution, NonNegativeZPlus(nonnegative=relu_fed(model)))],
+                           first_map=[(Convolution, StackedZBox(low, high))], low=low, high=high,
+                           canonizers=canonizers, epsilon=stabilize, stabilizer=stabilize)
 
 
 def bounds(model: Model) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,7 +389,7 @@ def rules(model: Model, comp) -> dict[str, str]:
     for name, module in model.stages.named_modules():
         hook = comp.module_map(ctx, name, module)
         if hook is not None:
-            found[name] = type(hook).__name__
+            found[name] = type(getattr(hook, "rule", hook)).__name__
     return found
 
 
@@ -239,12 +432,13 @@ def attributing(model: Model, method: str):
     if comp is None:
         yield lambda images, unit: _maps(model, images, unit, relevance=False)
         return
+    comp = single_node(comp)
     with comp.context(model.stages):
         bad = uncovered(model, comp, method)
         if bad:
             first = ", ".join(f"{n} ({why})" for n, why in list(bad.items())[:3])
             raise ValueError(f"zennit cannot attribute {model.name} by {method}: {len(bad)} modules escape "
-                             f"its rules, e.g. {first}; build the model with levers=frozen.EAGER")
+                             f"its rules, e.g. {first}; build the model with levers=attribution.LEVERS")
         yield lambda images, unit: _maps(model, images, unit, relevance=method == "lrp")
 
 

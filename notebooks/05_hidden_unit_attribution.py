@@ -77,7 +77,7 @@ if not 1 <= shown_facets <= k:
 if not 0 < crop < 1:
     raise ValueError(f"crop is a fraction of the image side in (0, 1), got {crop}")
 net = models.load_model(model, weights, device=device)  # codes, visualizations, perturbation curves
-plain = models.load_model(model, weights, device=device, levers=frozen.EAGER)  # zennit's rules need every module
+plain = models.load_model(model, weights, device=device, levers=attribution.LEVERS)  # no fused conv + activation
 judge_net = models.load_model(judge, device=device)
 if layers is None:
     layers = ["fc7", "fc8"] if net.name == "alexnet" else ["pool", net.logits_layer]
@@ -160,7 +160,9 @@ lap("facets")
 # zennit needs the model in a canonical form: `mfv_utils.attribution.canonizer` merges every
 # BatchNorm into its convolution (found by tracing, since timm's `BatchNormAct2d` is not a leaf),
 # routes every residual add through a `Sum`, makes every activation out-of-place, and undoes it
-# all afterwards; it refuses any module that would escape the rules.
+# all afterwards; it refuses any module that would escape the rules. The network here carries
+# every speed lever but one (`attribution.LEVERS`: BatchNorms already folded, static padding),
+# since a convolution fused with its ReLU6 would hide the activation from the rules.
 
 # %%
 shown_images = {}

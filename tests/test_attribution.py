@@ -1,7 +1,9 @@
 """Attribution by zennit (mfv_utils.attribution) on the real Lite0 and on AlexNet with random
 weights saved to disk: the canonical form changes no output and is undone exactly, every module
 that mixes values has a rule, LRP conserves relevance, DeconvNet is not the gradient, LRP's
-regions beat a random order, and every misuse is a one-line error."""
+regions beat a random order, and every misuse is a one-line error. The speed-ups are checked
+against zennit as shipped: the one-node attachment gives its maps bit for bit, the stabilizer
+and the fused quotient kernel its arithmetic bit for bit, the stacked rules its z+ and ZBox."""
 import copy
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 import torch
 import torchvision
 
-from mfv_utils import attribution, frozen, models, regions
+from mfv_utils import attribution, frozen, lrp_kernel, models, regions
 from mfv_utils.data import load_image_set
 from mfv_utils.models import Unit, unit_activation
 
@@ -17,6 +19,12 @@ from mfv_utils.models import Unit, unit_activation
 @pytest.fixture(scope="module")
 def plain():
     return models.load_model("efficientnet_lite0", levers=frozen.EAGER, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def attr_model():
+    """Lite0 with the speed levers attribution may carry (notebook 05's network)."""
+    return models.load_model("efficientnet_lite0", levers=attribution.LEVERS, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -88,15 +96,16 @@ def test_every_module_that_mixes_values_has_a_rule(name, method, plain, alexnet)
     else:
         convs = [n for n, m in model.stages.named_modules() if isinstance(m, torch.nn.Conv2d)]
         assert all(n in rules for n in convs)
-        assert rules[convs[0]] == "ZBox" and {rules[n] for n in convs[1:]} == {"NonNegativeZPlus"}
+        assert rules[convs[0]] == "StackedZBox" and {rules[n] for n in convs[1:]} == {"NonNegativeZPlus"}
 
 
-@pytest.mark.parametrize("name,layer", [("lite0", "logits"), ("lite0", "pool"), ("alexnet", "fc7")])
-def test_lrp_conserves_relevance_with_biases_zeroed(name, layer, plain, alexnet, bell_pepper):
+@pytest.mark.parametrize("name,layer", [("lite0", "logits"), ("lite0", "pool"), ("lite0-levers", "logits"),
+                                        ("alexnet", "fc7")])
+def test_lrp_conserves_relevance_with_biases_zeroed(name, layer, plain, attr_model, alexnet, bell_pepper):
     """With every bias (and BatchNorm shift) zeroed, the input relevance sums to the unit's
     activation: measured within 2e-3 relative on Lite0 (the epsilon / stabilizers absorb a
     little); tolerance 1e-2."""
-    model = copy.deepcopy(plain if name == "lite0" else alexnet)
+    model = copy.deepcopy({"lite0": plain, "lite0-levers": attr_model, "alexnet": alexnet}[name])
     for m in model.modules():
         if isinstance(getattr(m, "bias", None), torch.nn.Parameter):
             m.bias.data.zero_()
@@ -163,18 +172,111 @@ def test_misuse_is_a_one_line_error(lite0, plain, bell_pepper):
         assert torch.isfinite(lite0(x)).all()
 
 
-def test_the_one_pass_z_plus_rule_gives_zennits_z_plus_relevance(plain, bell_pepper):
-    """NonNegativeZPlus skips z+'s second pass only where it is exactly zero: the same maps as
-    zennit's own ZPlus (float rounding apart)."""
+@pytest.mark.parametrize("name", ["lite0", "lite0-levers", "alexnet"])
+def test_our_rules_give_zennits_z_plus_and_zbox_relevance(name, plain, attr_model, alexnet, bell_pepper):
+    """NonNegativeZPlus (z+'s second pass skipped where it is exactly zero, or both passes as one
+    stacked convolution), StackedZBox (ZBox's three passes as one), the one-node attachment, the
+    stabilizer and the fused quotient kernel together: the maps of zennit's own EpsilonGammaBox
+    with ZPlus, as shipped, up to float rounding (measured 1.4-2.5e-7 of the largest entry; bound
+    1e-6 of it plus 1e-4 relative)."""
     from zennit.composites import EpsilonGammaBox
     from zennit.rules import ZPlus
     from zennit.types import Convolution
 
-    x, unit = bell_pepper.images[:2], Unit("logits", 945)
-    ours = attribution.attribute(plain, x, unit, "lrp")
-    low, high = attribution.bounds(plain)
+    model = {"lite0": plain, "lite0-levers": attr_model, "alexnet": alexnet}[name]
+    x, unit = bell_pepper.images[:2], model.unit(Unit("fc8" if name == "alexnet" else "logits", 945))
+    ours = attribution.attribute(model, x, unit, "lrp")
+    low, high = attribution.bounds(model)
     theirs_comp = EpsilonGammaBox(layer_map=[(Convolution, ZPlus())], low=low, high=high,
-                                  canonizers=[attribution.canonizer(plain)])
-    with theirs_comp.context(plain.stages):
-        theirs = attribution._maps(plain, x, plain.unit(unit), relevance=True).cpu()
-    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-7 * float(theirs.abs().max()))
+                                  canonizers=[attribution.canonizer(model)])
+    with theirs_comp.context(model.stages):
+        theirs = attribution._maps(model, x, unit, relevance=True).cpu()
+    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-6 * float(theirs.abs().max()))
+
+
+@pytest.mark.parametrize("name", ["lite0-levers", "alexnet"])
+@pytest.mark.parametrize("method", ["lrp", "deconv"])
+def test_one_node_attachment_gives_zenniths_attachment_bit_for_bit(name, method, attr_model, alexnet, bell_pepper):
+    """attributing() attaches each rule by one autograd node (SingleNode: no module graph, no
+    ordinary gradient thrown away, no clones); zennit's own attachment of the same composite
+    gives the same maps, bit for bit."""
+    model = attr_model if name == "lite0-levers" else alexnet
+    x, unit = bell_pepper.images[:2], model.unit(Unit("fc8" if name == "alexnet" else "logits", 945))
+    with attribution.composite(method, model).context(model.stages):
+        stock = attribution._maps(model, x, unit, relevance=method == "lrp").cpu()
+    ours = attribution.attribute(model, x, unit, method)
+    assert torch.equal(ours, stock)
+
+
+def test_an_input_changed_in_place_after_its_layer_ran_is_a_one_line_error():
+    """zennit clones every input in case a later operation changes it; the one-node attachment
+    does not, and refuses instead of attributing from changed values."""
+    from zennit.composites import EpsilonPlus
+
+    class Changes(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            x.mul_(2)  # the convolution's input, after the convolution read it
+            return y.sum()
+
+    net = Changes()
+    x = torch.rand(1, 3, 8, 8, requires_grad=True) * 1
+    with attribution.single_node(EpsilonPlus()).context(net):
+        out = net(x)
+        with pytest.raises(RuntimeError) as err:
+            out.backward()
+    assert "changed in place" in str(err.value) and "\n" not in str(err.value)
+
+
+def _bits(t):
+    return t.view(torch.int32 if t.dtype == torch.float32 else torch.int64)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_stabilizer_is_zenniths_bit_for_bit(dtype):
+    """z + eps where z >= 0 (-0 included), z - eps elsewhere: the same bits as zennit's."""
+    from zennit.core import stabilize
+
+    z = torch.tensor([0.0, -0.0, 1e-7, -1e-7, 1e-6, -1e-6, 5e-7, -5e-7, 3.0, -3.0, 1e30, -1e-40], dtype=dtype)
+    z = torch.cat([z, torch.randn(10_000, generator=torch.Generator().manual_seed(0), dtype=dtype)])
+    assert torch.equal(_bits(attribution.stabilize(z.clone())), _bits(stabilize(z)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_fused_quotient_kernel_is_torchs_arithmetic_bit_for_bit(dtype, layout, threads):
+    """lrp_kernel.quotient_ writes grad / stabilize(z) over z in one pass, in slices on threads:
+    the same bits as torch's; a pair of tensors that do not share one layout is refused (None)
+    and left unwritten."""
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(4, 24, 40, 40, generator=gen, dtype=dtype)  # 153,600 values: 3 slices on 3 threads
+    z[0, 0, 0, :6] = torch.tensor([0.0, -0.0, 1e-7, -1e-7, 1e-6, -1e-6], dtype=dtype)
+    z, grad = (t.contiguous(memory_format=layout) for t in (z, torch.randn(z.shape, generator=gen, dtype=dtype)))
+    want = grad / attribution.stabilize(z.clone())
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = lrp_kernel.quotient_(grad, z.clone(), 1e-6)
+    finally:
+        torch.set_num_threads(before)
+    assert got is not None and torch.equal(_bits(got), _bits(want))
+    other = grad.contiguous(memory_format=torch.channels_last if layout == torch.contiguous_format
+                            else torch.contiguous_format)
+    kept = z.clone()
+    assert lrp_kernel.quotient_(other, kept, 1e-6) is None and torch.equal(_bits(kept), _bits(z))
+
+
+def test_the_attribution_levers_give_the_plain_graphs_maps(plain, attr_model, bell_pepper):
+    """notebook 05 attributes on attribution.LEVERS (BatchNorms folded, static padding): LRP and
+    Deconv maps within 1e-4 of the plain module graph's largest entry (measured 3e-6), the
+    gradient within 3e-2 (measured 3e-3: rounding moves a few ReLU6 gates at 0 and 6)."""
+    x, unit = bell_pepper.images[:3], Unit("logits", 945)
+    for method, tol in [("lrp", 1e-4), ("deconv", 1e-4), ("gradient", 3e-2)]:
+        a = attribution.attribute(plain, x, unit, method)
+        b = attribution.attribute(attr_model, x, unit, method)
+        assert float((a - b).abs().max() / a.abs().max()) < tol, method
