@@ -241,14 +241,14 @@ class _RuleNode(torch.autograd.Function):
     """One autograd node from a module's input(s) to its output whose backward is a zennit rule."""
 
     @staticmethod
-    def forward(ctx, attached, module, output, *inputs):
-        ctx.attached, ctx.module = attached, module
+    def forward(ctx, attached, module, stored, output, *inputs):
+        ctx.attached, ctx.module, ctx.stored = attached, module, stored
         ctx.like = tuple(i.new_empty(()).expand(i.shape) for i in inputs)  # shapes, for the rule
         return output.view_as(output)
 
     @staticmethod
     def backward(ctx, grad):
-        return (None, None, None, *ctx.attached.relevance(ctx.module, ctx.like, grad))
+        return (None, None, None, None, *ctx.attached.relevance(ctx.module, ctx.stored, ctx.like, grad))
 
 
 class SingleNode(Hook):
@@ -261,7 +261,9 @@ class SingleNode(Hook):
     it), and one node from its input to its output hands the output's gradient to the rule. The
     rule object and its arithmetic are zennit's (a :class:`~zennit.core.BasicHook` runs without
     its defensive clone of the stored input, which nothing changes: an input changed in place
-    since the forward pass is an error here). The maps are the same, bit for bit (tested)."""
+    since the forward pass is an error here). The maps are the same, bit for bit (tested).
+    What the rule stored in the forward pass travels with each call's node, so a module called
+    twice in one pass gets each call's own input back (zennit's rule keeps only the last)."""
 
     def __init__(self, rule: Hook):
         super().__init__()
@@ -279,22 +281,34 @@ class SingleNode(Hook):
         super().remove()
 
     def pre_forward(self, module, input):
-        self.pending = input if self.active and input and torch.is_grad_enabled() and input[0].requires_grad else None
-        return None if self.pending is None else tuple(i.detach() for i in input)
+        self.pending = None
+        if not (self.active and input and torch.is_grad_enabled() and isinstance(input[0], torch.Tensor)
+                and input[0].requires_grad):
+            return None
+        if not all(isinstance(i, torch.Tensor) for i in input):
+            raise TypeError(f"{type(module).__name__} takes a non-tensor argument; a rule can be attached only "
+                            "to a module called with tensors")
+        self.pending = input
+        return tuple(i.detach() for i in input)
 
     def post_forward(self, module, input, output):
         inputs, self.pending = self.pending, None
-        if inputs is None or not isinstance(output, torch.Tensor):
+        if inputs is None:
             return None
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(f"{type(module).__name__} returns a {type(output).__name__}; a rule can be attached "
+                            "only to a module that returns one tensor")
         self.rule.forward(module, input, output)
-        self.versions = [i._version for i in self.rule.stored_tensors.get("input", ())]
-        return _RuleNode.apply(self, module, output, *inputs)
+        stored = dict(self.rule.stored_tensors)
+        versions = [i._version for i in stored.get("input", ())]
+        return _RuleNode.apply(self, module, (stored, versions), output, *inputs)
 
-    def relevance(self, module, like, grad):
-        stored = self.rule.stored_tensors.get("input", ())
-        if [i._version for i in stored] != self.versions:
+    def relevance(self, module, stored, like, grad):
+        stored, versions = stored
+        if [i._version for i in stored.get("input", ())] != versions:
             raise RuntimeError(f"the input of {type(module).__name__} was changed in place after its forward pass; "
                                "make that operation out-of-place (attribution.canonizer does so for activations)")
+        self.rule.stored_tensors.update(stored)
         if type(self.rule).backward is BasicHook.backward:
             return _basic_backward(self.rule, module, like, (grad,))
         out = self.rule.backward(module, like, (grad,))
