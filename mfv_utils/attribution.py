@@ -39,6 +39,7 @@ bit for bit); the two- and three-pass rules run as one convolution over stacked 
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 
 import numpy as np
@@ -48,7 +49,7 @@ from zennit.canonizers import AttributeCanonizer, CompositeCanonizer, MergeBatch
 from zennit.composites import DeconvNet, EpsilonGammaBox
 from zennit.layer import Sum
 from zennit.core import BasicHook, Composite, Hook, ParamMod, RemovableHandle, RemovableHandleList
-from zennit.rules import ReLUDeconvNet, ZBox, ZPlus
+from zennit.rules import Pass, ReLUDeconvNet, ZBox, ZPlus
 from zennit.types import Convolution
 
 from . import frozen
@@ -128,24 +129,39 @@ def stabilize(z: torch.Tensor, epsilon: float = EPSILON) -> torch.Tensor:
     return torch.copysign(z.abs().add_(epsilon), z + 0.0)
 
 
-def quotient(grad: torch.Tensor, z: torch.Tensor, epsilon: float = EPSILON, graph: bool = False) -> torch.Tensor:
+def quotient(grad: torch.Tensor, z: torch.Tensor, epsilon: float = EPSILON) -> torch.Tensor:
     """``grad / stabilize(z)``: the relevance per unit of a layer's output. ``z`` must be a tensor
     the caller made and no graph saved (a convolution does not save its output): on the CPU the
-    fused kernel of :mod:`.lrp_kernel` writes the quotient over it in one pass (not when
-    ``graph``, a differentiable backward)."""
-    if not graph and lrp_kernel is not None:
+    fused kernel of :mod:`.lrp_kernel` writes the quotient over it in one pass."""
+    if lrp_kernel is not None:
         out = lrp_kernel.quotient_(grad, z, epsilon)
         if out is not None:
             return out
     return grad / stabilize(z, epsilon)
 
 
+def _plain_forwards() -> frozenset:
+    forwards = {nn.Conv1d.forward, nn.Conv2d.forward, nn.Conv3d.forward}
+    try:
+        from timm.layers import Conv2dSame  # pads by the kernel's size, then nn.Conv2d's forward
+        forwards.add(Conv2dSame.forward)
+    except ImportError:  # pragma: no cover - timm is a dependency
+        pass
+    return frozenset(forwards)
+
+
+PLAIN_FORWARDS = _plain_forwards()
+
+
 def _plain_conv(module) -> bool:
-    """A convolution whose weight can take more input channels (not grouped, not transposed)."""
-    return isinstance(module, nn.modules.conv._ConvNd) and not module.transposed and module.groups == 1
+    """A convolution whose weight can take more input channels: not grouped, not transposed, and
+    a forward known to use its weight as is (timm's ``StdConv2d`` standardizes it in its forward:
+    stacked weights would be standardized together)."""
+    return isinstance(module, nn.modules.conv._ConvNd) and not module.transposed and module.groups == 1 \
+        and type(module).forward in PLAIN_FORWARDS
 
 
-def _stacked(module, grad, parts, weights, epsilon, graph):
+def _stacked(module, grad, parts, weights, epsilon):
     """Relevance of a rule whose passes are one convolution each, as one convolution: the inputs
     ``parts`` stacked along the channels, read by ``weights(param, name)`` (the passes' weights
     side by side, their biases summed). Its output is the passes' sum, so its gradient gives every
@@ -155,9 +171,11 @@ def _stacked(module, grad, parts, weights, epsilon, graph):
     xx = torch.cat(parts, 1).requires_grad_()
     with ParamMod(weights)(module) as stacked, torch.autograd.enable_grad():
         z = stacked.forward(xx)
-    (g,) = torch.autograd.grad(z, xx, grad_outputs=quotient(grad, z.detach(), epsilon, graph), create_graph=graph)
-    products = [g[:, k * c:(k + 1) * c] * xx[:, k * c:(k + 1) * c] for k in range(len(parts))]
-    return sum(products[1:], products[0])
+    (g,) = torch.autograd.grad(z, xx, grad_outputs=quotient(grad, z.detach(), epsilon))
+    relevance = g[:, :c] * xx[:, :c]
+    for k in range(1, len(parts)):
+        relevance.addcmul_(g[:, k * c:(k + 1) * c], xx[:, k * c:(k + 1) * c])
+    return relevance
 
 
 class NonNegativeZPlus(BasicHook):
@@ -180,16 +198,14 @@ class NonNegativeZPlus(BasicHook):
 
     def backward(self, module, grad_input, grad_output):
         grad, x = grad_output[0], self.stored_tensors["input"][0].detach()
-        graph = grad.requires_grad
         if id(module) in self.nonnegative or bool(x.min() >= 0):
             x.requires_grad_()
             with ParamMod.ensure(self.param_modifiers[0])(module) as positive, torch.autograd.enable_grad():
                 z = positive.forward(x)
-            s = quotient(grad, z.detach(), self.epsilon, graph)
-            (g,) = torch.autograd.grad(z, x, grad_outputs=s, create_graph=graph)
-            relevance = x * g if graph else g.mul_(x)
+            (g,) = torch.autograd.grad(z, x, grad_outputs=quotient(grad, z.detach(), self.epsilon))
+            relevance = g.mul_(x)
         elif _plain_conv(module):
-            relevance = _stacked(module, grad, [x.clamp(min=0), x.clamp(max=0)], _both_signs, self.epsilon, graph)
+            relevance = _stacked(module, grad, [x.clamp(min=0), x.clamp(max=0)], _both_signs, self.epsilon)
         else:
             return _basic_backward(self, module, grad_input, grad_output)
         return tuple(relevance if original.shape == relevance.shape else None for original in grad_input)
@@ -217,8 +233,8 @@ class StackedZBox(ZBox):
         grad, x = grad_output[0], self.stored_tensors["input"][0].detach()
         if not _plain_conv(module):
             return _basic_backward(self, module, grad_input, grad_output)
-        parts = [x, self.low.to(x).expand_as(x), self.high.to(x).expand_as(x)]
-        relevance = _stacked(module, grad, parts, _box_signs, self.epsilon, grad.requires_grad)
+        parts = [x, *(torch.as_tensor(b).to(x).expand_as(x) for b in (self.low, self.high))]
+        relevance = _stacked(module, grad, parts, _box_signs, self.epsilon)
         return tuple(relevance if original.shape == relevance.shape else None for original in grad_input)
 
     def copy(self):
@@ -233,18 +249,25 @@ def _box_signs(param: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def relu_fed(model: Model) -> frozenset[int]:
-    """ids of the convolutions whose input is a ReLU's or ReLU6's output (traced on one forward)."""
-    return frozenset(id(conv) for _, conv in frozen.producer_pairs(model, (nn.ReLU, nn.ReLU6), Convolution))
+    """ids of the convolutions whose input is a ReLU's or ReLU6's output at every call (traced on
+    one forward pass; a convolution also called on anything else is left out)."""
+    calls: Counter[int] = Counter()
+    convs = [m for m in model.stages.modules() if isinstance(m, Convolution)]
+    frozen._probe(model, [m.register_forward_pre_hook(lambda m, a: calls.update([id(m)])) for m in convs])
+    fed = Counter(id(conv) for _, conv in frozen.producer_pairs(model, (nn.ReLU, nn.ReLU6), Convolution))
+    return frozenset(k for k, n in fed.items() if n == calls[k])
 
 
 class _RuleNode(torch.autograd.Function):
-    """One autograd node from a module's input(s) to its output whose backward is a zennit rule."""
+    """One autograd node from a module's input(s) to its output whose backward is a zennit rule.
+    The output comes in a list, so it is not an input of the node: the node's output is not a view
+    (a later in-place add, like torchvision's ``out += identity``, stays allowed)."""
 
     @staticmethod
-    def forward(ctx, attached, module, stored, output, *inputs):
+    def forward(ctx, attached, module, stored, box, *inputs):
         ctx.attached, ctx.module, ctx.stored = attached, module, stored
         ctx.like = tuple(i.new_empty(()).expand(i.shape) for i in inputs)  # shapes, for the rule
-        return output.view_as(output)
+        return box[0]
 
     @staticmethod
     def backward(ctx, grad):
@@ -260,12 +283,26 @@ class SingleNode(Hook):
     the module changes it in place). Here the module runs on its detached input (no graph inside
     it), and one node from its input to its output hands the output's gradient to the rule. The
     rule object and its arithmetic are zennit's (a :class:`~zennit.core.BasicHook` runs without
-    its defensive clone of the stored input, which nothing changes: an input changed in place
-    since the forward pass is an error here). The maps are the same, bit for bit (tested).
-    What the rule stored in the forward pass travels with each call's node, so a module called
-    twice in one pass gets each call's own input back (zennit's rule keeps only the last)."""
+    its defensive clone of the stored input: an input changed in place, by the module or after
+    it, is an error here). The maps are the same, bit for bit (tested). What the rule stored in
+    the forward pass travels with each call's node, so a module called twice in one pass gets
+    each call's own input back (zennit's rule keeps only the last).
+
+    Limits: it carries only rules that never read the module's own gradient (the node has none to
+    give: BasicHook rules, ``Pass``, ``ReLUDeconvNet``; :func:`single_node` leaves any other on
+    zennit's attachment); modules that return anything but one tensor and a differentiable
+    backward pass (``create_graph=True``: the relevance is not a function of the layers' inputs
+    here) are refused in one line. ``Composite.inactive()`` applies to forward passes run inside it."""
+
+    @staticmethod
+    def carries(rule: Hook) -> bool:
+        """Whether ``rule`` never reads the module's own gradient (only its shape)."""
+        return isinstance(rule, BasicHook) or type(rule) in (Pass, ReLUDeconvNet)
 
     def __init__(self, rule: Hook):
+        if not self.carries(rule):
+            raise TypeError(f"{type(rule).__name__} may read the module's own gradient, which SingleNode does not "
+                            f"compute; it carries BasicHook rules, Pass and ReLUDeconvNet")
         super().__init__()
         self.rule, self.pending = rule, None
 
@@ -288,23 +325,30 @@ class SingleNode(Hook):
         if not all(isinstance(i, torch.Tensor) for i in input):
             raise TypeError(f"{type(module).__name__} takes a non-tensor argument; a rule can be attached only "
                             "to a module called with tensors")
-        self.pending = input
+        self.pending = (input, [i._version for i in input])
         return tuple(i.detach() for i in input)
 
     def post_forward(self, module, input, output):
-        inputs, self.pending = self.pending, None
-        if inputs is None:
+        pending, self.pending = self.pending, None
+        if pending is None:
             return None
+        inputs, versions = pending
+        if [i._version for i in inputs] != versions:
+            raise RuntimeError(f"{type(module).__name__} changed its input in place; make it out-of-place "
+                               "(attribution.canonizer does so for activations)")
         if not isinstance(output, torch.Tensor):
             raise TypeError(f"{type(module).__name__} returns a {type(output).__name__}; a rule can be attached "
                             "only to a module that returns one tensor")
         self.rule.forward(module, input, output)
         stored = dict(self.rule.stored_tensors)
         versions = [i._version for i in stored.get("input", ())]
-        return _RuleNode.apply(self, module, (stored, versions), output, *inputs)
+        return _RuleNode.apply(self, module, (stored, versions), [output.detach()], *inputs)
 
     def relevance(self, module, stored, like, grad):
         stored, versions = stored
+        if grad.requires_grad:
+            raise RuntimeError("attribution's rules give no differentiable backward pass (create_graph=True); "
+                               "use zennit's own attachment (Composite.context) for that")
         if [i._version for i in stored.get("input", ())] != versions:
             raise RuntimeError(f"the input of {type(module).__name__} was changed in place after its forward pass; "
                                "make that operation out-of-place (attribution.canonizer does so for activations)")
@@ -325,17 +369,17 @@ def _basic_backward(rule: BasicHook, module, grad_input, grad_output):
         with ParamMod.ensure(param_mod)(module) as modified, torch.autograd.enable_grad():
             outputs.append(out_mod(modified.forward(x)))
         inputs.append(x)
-    grads = torch.autograd.grad(outputs, inputs, grad_outputs=rule.gradient_mapper(grad_output[0], outputs),
-                                create_graph=grad_output[0].requires_grad)
+    grads = torch.autograd.grad(outputs, inputs, grad_outputs=rule.gradient_mapper(grad_output[0], outputs))
     relevance = rule.reducer(inputs, grads)
     return tuple(relevance if like.shape == relevance.shape else None for like in grad_input)
 
 
 def single_node(comp: Composite) -> Composite:
-    """``comp`` (a zennit composite) with each of its rules attached by :class:`SingleNode`."""
+    """``comp`` (a zennit composite) with each of its rules attached by :class:`SingleNode`, where
+    SingleNode can carry it (the others keep zennit's attachment)."""
     def module_map(ctx, name, module):
         rule = comp.module_map(ctx, name, module)
-        return None if rule is None else SingleNode(rule)
+        return SingleNode(rule) if rule is not None and SingleNode.carries(rule) else rule
 
     return Composite(module_map=module_map, canonizers=comp.canonizers)
 

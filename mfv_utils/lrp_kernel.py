@@ -10,6 +10,7 @@ bit for bit the torch one (tested). Threads: the caller's torch thread count, on
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,6 +18,8 @@ import torch
 from numba import njit
 
 _POOL: dict[int, ThreadPoolExecutor] = {}
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads
+    os.register_at_fork(after_in_child=_POOL.clear)
 
 
 @njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
@@ -56,9 +59,11 @@ def quotient_(grad: torch.Tensor, z: torch.Tensor, epsilon: float) -> torch.Tens
     n, k = out.size, max(1, min(torch.get_num_threads(), out.size // 65536))
     if k == 1:
         _quotient(g, out, eps, 0, n)
-        return z
-    pool = _POOL.get(k) or _POOL.setdefault(k, ThreadPoolExecutor(k))
-    bounds = [n * i // k for i in range(k + 1)]
-    for f in [pool.submit(_quotient, g, out, eps, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
-        f.result()
+    else:
+        pool = _POOL.get(k) or _POOL.setdefault(k, ThreadPoolExecutor(k))
+        bounds = [n * i // k for i in range(k + 1)]
+        for f in [pool.submit(_quotient, g, out, eps, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+            f.result()
+    # written behind autograd's back: count it as an in-place write, so a graph that saved z fails loudly
+    torch.autograd.graph.increment_version(z)
     return z

@@ -196,7 +196,7 @@ def test_our_rules_give_zennits_z_plus_and_zbox_relevance(name, plain, attr_mode
 
 @pytest.mark.parametrize("name", ["lite0-levers", "alexnet"])
 @pytest.mark.parametrize("method", ["lrp", "deconv"])
-def test_one_node_attachment_gives_zenniths_attachment_bit_for_bit(name, method, attr_model, alexnet, bell_pepper):
+def test_one_node_attachment_gives_zennits_attachment_bit_for_bit(name, method, attr_model, alexnet, bell_pepper):
     """attributing() attaches each rule by one autograd node (SingleNode: no module graph, no
     ordinary gradient thrown away, no clones); zennit's own attachment of the same composite
     gives the same maps, bit for bit."""
@@ -204,7 +204,10 @@ def test_one_node_attachment_gives_zenniths_attachment_bit_for_bit(name, method,
     x, unit = bell_pepper.images[:2], model.unit(Unit("fc8" if name == "alexnet" else "logits", 945))
     with attribution.composite(method, model).context(model.stages):
         stock = attribution._maps(model, x, unit, relevance=method == "lrp").cpu()
-    ours = attribution.attribute(model, x, unit, method)
+    with attribution.attributing(model, method) as run:
+        hooks = [getattr(h, "__self__", None) for m in model.stages.modules() for h in m._forward_pre_hooks.values()]
+        assert any(isinstance(h, attribution.SingleNode) for h in hooks)  # attributing attaches by one node
+        ours = run(x, unit).cpu()
     assert torch.equal(ours, stock)
 
 
@@ -234,7 +237,7 @@ def test_an_input_changed_in_place_after_its_layer_ran_is_a_one_line_error():
 
 def test_a_module_called_twice_gets_each_calls_own_input_back():
     """A layer used twice in one forward pass: each call's node carries its own stored input, so
-    the epsilon rule's relevance equals the hand-computed one exactly (zennit's own attachment
+    the epsilon rule's relevance equals the hand-computed one (within 1e-6; zennit's own attachment
     keeps only the last call's input: 0.14 off here). A module returning a tuple is refused."""
     from zennit.composites import EpsilonPlus
     from zennit.core import stabilize
@@ -277,7 +280,7 @@ def _bits(t):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_the_stabilizer_is_zenniths_bit_for_bit(dtype):
+def test_the_stabilizer_is_zennits_bit_for_bit(dtype):
     """z + eps where z >= 0 (-0 included), z - eps elsewhere: the same bits as zennit's."""
     from zennit.core import stabilize
 
@@ -294,7 +297,7 @@ def test_the_fused_quotient_kernel_is_torchs_arithmetic_bit_for_bit(dtype, layou
     the same bits as torch's; a pair of tensors that do not share one layout is refused (None)
     and left unwritten."""
     gen = torch.Generator().manual_seed(1)
-    z = torch.randn(4, 24, 40, 40, generator=gen, dtype=dtype)  # 153,600 values: 3 slices on 3 threads
+    z = torch.randn(4, 25, 43, 47, generator=gen, dtype=dtype)  # 202,100 values: 3 uneven slices on 3 threads
     z[0, 0, 0, :6] = torch.tensor([0.0, -0.0, 1e-7, -1e-7, 1e-6, -1e-6], dtype=dtype)
     z, grad = (t.contiguous(memory_format=layout) for t in (z, torch.randn(z.shape, generator=gen, dtype=dtype)))
     want = grad / attribution.stabilize(z.clone())
@@ -320,3 +323,117 @@ def test_the_attribution_levers_give_the_plain_graphs_maps(plain, attr_model, be
         a = attribution.attribute(plain, x, unit, method)
         b = attribution.attribute(attr_model, x, unit, method)
         assert float((a - b).abs().max() / a.abs().max()) < tol, method
+
+
+def _toy(stages: dict, size: int = 16) -> models.Model:
+    """A small frozen models.Model from ``stages`` (mean 0, std 1: the input stays 0..255)."""
+    torch.manual_seed(0)
+    return models.Model("toy", stages, size, torch.zeros(3), torch.ones(3), code_layer=list(stages)[0])
+
+
+class _Head(torch.nn.Sequential):
+    def __init__(self, channels: int):
+        super().__init__(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(channels, 4))
+
+
+def test_stacked_passes_only_for_convolutions_that_use_their_weight_as_is(bell_pepper):
+    """timm's StdConv2d standardizes its weight in its forward: stacking [W+, W-] would standardize
+    the two together (a map 100 % off). Such convolutions run zennit's own passes: our rules give
+    zennit's ZPlus / ZBox maps on a StdConv2d net as on a plain one (float rounding apart)."""
+    from timm.layers import StdConv2d
+    from zennit.composites import EpsilonGammaBox
+    from zennit.rules import ZPlus
+    from zennit.types import Convolution
+
+    for conv in (torch.nn.Conv2d, StdConv2d):
+        model = _toy({"body": torch.nn.Sequential(conv(3, 8, 3), conv(8, 8, 3), torch.nn.ReLU(), conv(8, 8, 3)),
+                      "logits": _Head(8)})
+        x, unit = bell_pepper.images[:2], model.unit(Unit("logits", 1))
+        assert attribution._plain_conv(model.stages["body"][1]) == (conv is torch.nn.Conv2d)
+        ours = attribution.attribute(model, x, unit, "lrp")
+        low, high = attribution.bounds(model)
+        with EpsilonGammaBox(layer_map=[(Convolution, ZPlus())], low=low, high=high).context(model.stages):
+            theirs = attribution._maps(model, x, unit, relevance=True)
+        assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-6 * float(theirs.abs().max())), conv.__name__
+
+
+def test_a_convolution_fed_by_a_relu_on_only_one_of_its_calls_keeps_z_plus_second_pass(bell_pepper):
+    """relu_fed lists a convolution only if every call reads a ReLU's output: one called on a
+    signed input and then on a ReLU's output is left out, so its first call keeps z+'s second
+    pass (the same map as with no traced set at all, where each call checks its input)."""
+
+    class Shared(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.conv = torch.nn.Conv2d(3, 6, 3, padding=1), torch.nn.Conv2d(6, 6, 3, padding=1)
+            self.relu = torch.nn.ReLU()
+
+        def forward(self, x):
+            return self.conv(self.relu(self.conv(self.stem(x))))
+
+    model = _toy({"body": Shared(), "logits": _Head(6)})
+    body = model.stages["body"]
+    fed = attribution.relu_fed(model)
+    assert id(body.conv) not in fed
+    with torch.no_grad():
+        assert body.stem(model.preprocess(bell_pepper.images[:2])).min() < 0  # the first call's input is signed
+    x, unit = bell_pepper.images[:2], model.unit(Unit("logits", 0))
+    ours = attribution.attribute(model, x, unit, "lrp")
+    low, high = attribution.bounds(model)
+    from zennit.composites import EpsilonGammaBox
+    from zennit.types import Convolution
+    untraced = EpsilonGammaBox(layer_map=[(Convolution, attribution.NonNegativeZPlus())],
+                               first_map=[(Convolution, attribution.StackedZBox(low, high))], low=low, high=high,
+                               epsilon=attribution.stabilize, stabilizer=attribution.stabilize)
+    with attribution.single_node(untraced).context(model.stages):
+        want = attribution._maps(model, x, unit, relevance=True)
+    assert torch.equal(ours, want)
+    # a convolution every call of which reads a ReLU is listed
+    relu_only = _toy({"body": torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3), torch.nn.ReLU(), torch.nn.Conv2d(6, 6, 3)),
+                      "logits": _Head(6)})
+    assert attribution.relu_fed(relu_only) == {id(relu_only.stages["body"][2])}
+
+
+def test_an_in_place_residual_add_after_a_rule_still_runs_and_rules_zennit_keeps_stay_zennits(bell_pepper):
+    """torchvision's blocks add the shortcut in place onto a rule's output (``out += identity``):
+    the node's output is not a view, so that works and gives zennit's map bit for bit. A rule
+    that reads the module's own gradient (guided backprop's) keeps zennit's attachment."""
+    from zennit.composites import EpsilonPlus, GuidedBackprop
+
+    class Residual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.conv = torch.nn.Conv2d(3, 6, 3, padding=1), torch.nn.Conv2d(6, 6, 3, padding=1)
+            self.relu1, self.relu2 = torch.nn.ReLU(), torch.nn.ReLU()
+
+        def forward(self, x):
+            x = self.relu1(self.stem(x))
+            out = self.conv(x)
+            out += x
+            return self.relu2(out)
+
+    model = _toy({"body": Residual(), "logits": _Head(6)})
+    x, unit = bell_pepper.images[:2], model.unit(Unit("logits", 0))
+    for comp in (EpsilonPlus, GuidedBackprop):
+        with comp().context(model.stages):
+            stock = attribution._maps(model, x, unit, relevance=True)
+        with attribution.single_node(comp()).context(model.stages):
+            ours = attribution._maps(model, x, unit, relevance=True)
+        assert torch.equal(ours, stock), comp.__name__
+
+
+def test_a_differentiable_backward_and_a_module_changing_its_own_input_are_one_line_errors():
+    from zennit.composites import EpsilonPlus
+
+    net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(inplace=True), torch.nn.Linear(8, 1))
+    x = torch.rand(2, 8, requires_grad=True)
+    with attribution.single_node(EpsilonPlus()).context(net):
+        with pytest.raises(RuntimeError) as err:  # the ReLU (Pass rule) clamps its own input in place
+            net(x)
+    assert "changed its input in place" in str(err.value) and "\n" not in str(err.value)
+    net[1].inplace = False
+    with attribution.single_node(EpsilonPlus()).context(net):
+        y = net(x).sum()
+        with pytest.raises(RuntimeError) as err:
+            torch.autograd.grad(y, x, create_graph=True)
+    assert "differentiable" in str(err.value) and "\n" not in str(err.value)
