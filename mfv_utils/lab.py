@@ -6,16 +6,18 @@ The notebooks are jupytext ``py:percent`` sources. JupyterLab (with jupytext's e
 ships in the jupytext package) opens them as notebooks when the default viewer of Python files
 is "Jupytext Notebook": this writes that setting (and "fetch no news") into a settings folder of its own
 (``build/lab-settings``, given to JupyterLab as ``JUPYTERLAB_SETTINGS_DIR``), so a user's own
-JupyterLab settings are never touched, and serves on 127.0.0.1.
+JupyterLab settings are never touched, and serves on 127.0.0.1. Ctrl-C, SIGTERM or SIGHUP stops
+the server and its kernels (:mod:`.serve`).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from . import serve
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {  # (plugin, file) -> setting
@@ -51,11 +53,12 @@ def command(port: int, token: str | None = None) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mfv_utils.lab", description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8888)
+    ap.add_argument("--token", default=None, help="the server's token (default: Jupyter makes one; '' for none)")
     args = ap.parse_args(argv)
     env = dict(os.environ, **environment(REPO / "build" / "lab-settings"))
     print(f"JupyterLab on http://127.0.0.1:{args.port}/lab/tree/notebooks (its token is in the log below)",
           flush=True)
-    return subprocess.call(command(args.port), cwd=REPO, env=env)
+    return serve.run(command(args.port, args.token), cwd=REPO, env=env)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Writes one small notebook per explorer into ``--build`` (a title, what students can try, and
 one cell that builds the explorer from the committed figure runs), then serves that folder with
 Voila on 127.0.0.1: code cells are never shown, only the widgets. The first line of output is
-the address to open; Ctrl-C stops the server. Works offline: Voila ships the widgets'
+the address to open; Ctrl-C, SIGTERM or SIGHUP stops the server and its
+kernels (:mod:`.serve`). Works offline: Voila ships the widgets'
 JavaScript, and the explorers read the committed runs (``figures/``) and the local data.
 """
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+
+from . import serve
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = {  # file stem -> (title, what students can do, the explorer call)
@@ -104,12 +105,7 @@ def main(argv=None) -> int:
     write_pages(build, figures)
     template, env = offline_template(build)
     print(f"http://127.0.0.1:{args.port}/  (the teaching app: one page per explorer; Ctrl-C stops it)", flush=True)
-    proc = subprocess.Popen(voila_command(build, args.port, template), cwd=build, env=dict(os.environ, **env))
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        return proc.wait()
+    return serve.run(voila_command(build, args.port, template), cwd=build, env=dict(os.environ, **env))
 
 
 if __name__ == "__main__":

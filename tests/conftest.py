@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,53 @@ def atlas_store(tmp_path_factory):
     site = atlas("site", str(store))
     assert site.returncode == 0, site.stderr[-2000:]
     return store
+
+
+# ------------------------------------------------------------------ the suite leaves no process behind
+_STARTED = time.time()
+
+
+def _ours(p, me) -> bool:
+    """A process this test session started: below pytest, or started since with this checkout's
+    Python or this repository in its command line (an orphan that was re-parented)."""
+    try:
+        if p.pid == me.pid or p.create_time() < _STARTED - 1:
+            return False
+        if me in p.parents():
+            return True
+        line = " ".join(p.cmdline())
+        return sys.prefix in line or str(REPO) in line
+    except Exception:  # gone, or not ours to read
+        return False
+
+
+def leftover_processes(wait: float = 15.0) -> list[str]:
+    """What this session started and left running, after up to ``wait`` s for it to exit; killed."""
+    import psutil
+
+    me = psutil.Process()
+    left = [p for p in psutil.process_iter() if _ours(p, me)]
+    _, alive = psutil.wait_procs(left, timeout=wait)
+    report = []
+    for p in alive:
+        try:
+            report.append(f"{p.pid} {' '.join(p.cmdline())[:160]}")
+            p.kill()
+        except psutil.Error:
+            pass
+    return report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any test left a process of it running (a server, a worker, a kernel)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    left = leftover_processes()
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["the test session left these processes running (now killed):", *left]
+        if reporter:
+            reporter.write_line("\n".join(lines), red=True)
+        else:
+            print("\n".join(lines), file=sys.stderr)
+        session.exitstatus = 1

@@ -1,0 +1,166 @@
+"""``make teach`` and ``make lab`` stop their server, kernels and all, on SIGINT, SIGTERM and SIGHUP,
+and when the wrapper itself is killed: no process of the tree remains and the port is free.
+
+Each test starts the real command (``python -m mfv_utils.teach`` / ``python -m mfv_utils.lab``) on a
+free 127.0.0.1 port, lets the server start a kernel where it says so (a Voila page rendered, a
+JupyterLab kernel asked for over its REST API), records every process below the wrapper, signals
+the wrapper and checks that each recorded process is gone within a bounded time.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from .conftest import REPO
+
+STOPPED_WITHIN = 60.0  # seconds: the wrapper's grace (10 s) plus a kernel's shutdown on 2 busy cores
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            return False
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds (TIME_WAIT allowed)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _start(args, port, log):
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ))
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{args[0]} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{args[0]} did not answer on port {port}")
+
+
+def _tree(proc):
+    return psutil.Process(proc.pid).children(recursive=True)
+
+
+def _wait_for_kernel(proc, timeout=120.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        for p in _tree(proc):
+            try:
+                if "ipykernel_launcher" in " ".join(p.cmdline()):
+                    return p
+            except psutil.Error:
+                pass
+        time.sleep(0.2)
+    raise AssertionError("the server started no kernel")
+
+
+def _signal_and_check(proc, sig, port):
+    tree = _tree(proc)
+    assert tree, "the wrapper has no server child"
+    proc.send_signal(sig)
+    rc = proc.wait(STOPPED_WITHIN)
+    gone, alive = psutil.wait_procs(tree, timeout=STOPPED_WITHIN)
+    left = [f"{p.pid} {' '.join(p.cmdline())[:120]}" for p in alive if p.is_running()]
+    for p in alive:
+        p.kill()
+    assert not left, f"after {signal.Signals(sig).name} these processes remain: {left}"
+    assert _port_free(port), f"port {port} still taken after {signal.Signals(sig).name}"
+    return rc, tree
+
+
+def _teach(port, tmp_path):
+    return ["mfv_utils.teach", "--port", str(port), "--build", str(tmp_path / "teach"),
+            "--figures", str(REPO / "figures")]
+
+
+def test_teach_stops_server_and_kernel_on_sigterm(tmp_path):
+    """SIGTERM (``proc.terminate()``, ``kill``, a process manager) to ``make teach``'s wrapper while a
+    page's kernel runs: Voila and the kernel are gone, the port is free, the exit code is 0."""
+    port = _free_port()
+    with open(tmp_path / "log", "w") as log:
+        proc = _start(_teach(port, tmp_path), port, log)
+        try:
+            page = threading.Thread(target=lambda: _get(f"http://127.0.0.1:{port}/voila/render/01_facets.ipynb"),
+                                    daemon=True)
+            page.start()
+            _wait_for_kernel(proc)
+            rc, tree = _signal_and_check(proc, signal.SIGTERM, port)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert rc == 0
+    assert len(tree) >= 2  # the server and at least one kernel were recorded, and both are gone
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_teach_stops_on_sigint_and_sighup(tmp_path, sig):
+    port = _free_port()
+    with open(tmp_path / "log", "w") as log:
+        proc = _start(_teach(port, tmp_path), port, log)
+        try:
+            rc, _ = _signal_and_check(proc, sig, port)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert rc == 0
+
+
+def test_a_killed_wrapper_takes_its_server_along(tmp_path):
+    """SIGKILL gives the wrapper no chance to act: the server still stops (PR_SET_PDEATHSIG)."""
+    port = _free_port()
+    with open(tmp_path / "log", "w") as log:
+        proc = _start(_teach(port, tmp_path), port, log)
+        tree = _tree(proc)
+        proc.kill()
+        proc.wait()
+        _, alive = psutil.wait_procs(tree, timeout=STOPPED_WITHIN)
+        for p in alive:
+            p.kill()
+    assert not alive, f"the server outlived its killed wrapper: {[p.pid for p in alive]}"
+
+
+def _get(url, data=None, headers=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {}), timeout=300) as r:
+            return r.read()
+    except OSError:
+        return None  # the server was stopped while answering
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_lab_stops_server_and_kernel(tmp_path, sig):
+    """``make lab`` with a running kernel: the signal to the wrapper stops JupyterLab and the kernel."""
+    port = _free_port()
+    with open(tmp_path / "log", "w") as log:
+        proc = _start(["mfv_utils.lab", "--port", str(port), "--token", "mfv-test"], port, log)
+        try:  # a token-authenticated REST call (no XSRF cookie needed) starts a kernel
+            answer = _get(f"http://127.0.0.1:{port}/api/kernels", data=json.dumps({"name": "python3"}).encode(),
+                          headers={"Authorization": "token mfv-test"})
+            assert answer and json.loads(answer)["id"], answer
+            _wait_for_kernel(proc)
+            rc, tree = _signal_and_check(proc, sig, port)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert rc == 0 and len(tree) >= 2
