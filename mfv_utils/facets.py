@@ -203,6 +203,15 @@ def find_facets(embedding: np.ndarray, k: int = 10, m: int = 15, seed: int = 0) 
                   _nearest(embedding, km.cluster_centers_, min(m, n)))
 
 
+def cluster(codes: np.ndarray, k: int | str = 10, m: int = 15, seed: int = 0,
+            perplexity: float = 30.0) -> tuple[np.ndarray, Facets, int, dict[int, float]]:
+    """Steps 2-5 on codes: (embedding, facets, the k with the best silhouette, {k: silhouette});
+    ``k="auto"`` clusters with that k."""
+    embedding = embed(codes, seed=seed, perplexity=perplexity)
+    best, silhouettes = choose_k(embedding, range(2, 11), seed=seed)
+    return embedding, find_facets(embedding, k=best if k == "auto" else k, m=m, seed=seed), best, silhouettes
+
+
 def reference_facets(embedding: np.ndarray, labels: np.ndarray) -> Facets:
     """Facets given by reference labels (e.g. the authors' folders): all members of a label."""
     if labels is None:

@@ -69,12 +69,28 @@ def _is_same_padded(module: nn.Module) -> bool:
     return type(module).__name__.endswith("Same")
 
 
+SHORTCUTS = ("downsample", "shortcut", "skip")  # residual branches of timm / torchvision blocks
+
+
+def _main_path(stage: nn.Module):
+    """The stage's modules in order, without a residual block's shortcut branch: the shortcut
+    runs beside the block's main path, whose field and stride it shares or lies inside."""
+    skipped = set()
+    for name, module in stage.named_modules():
+        if any(name == s or name.startswith(s + ".") for s in skipped):
+            continue
+        if name.rsplit(".", 1)[-1] in SHORTCUTS:
+            skipped.add(name)
+            continue
+        yield module
+
+
 def receptive_field(model: Model, layer: str) -> Field:
     """The receptive field of ``layer``'s units, from the modules of every stage up to it."""
     model.check_layer(layer)
     n, jump, size, start = model.input_size, 1, 1, 0
     for name in model.layers[: model.layers.index(layer) + 1]:
-        for module in model.stages[name].modules():
+        for module in _main_path(model.stages[name]):
             if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Linear, nn.Flatten)):
                 return Field(model.input_size, model.input_size, 0, 1, model.input_size, is_global=True)
             if not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
@@ -95,6 +111,12 @@ def receptive_field(model: Model, layer: str) -> Field:
             start -= left * jump
             size += (k - 1) * d * jump
             jump *= s
+    with torch.no_grad():
+        shape = model(torch.zeros(1, 3, model.input_size, model.input_size, device=model.device), layer).shape
+    if len(shape) == 4 and shape[-1] != n:
+        raise ValueError(f"cannot derive the receptive field of {model.name}'s layer {layer!r} from its modules "
+                         f"(they give a {n}-unit map, the layer has {shape[-1]}): its stages branch in a way "
+                         f"mfv does not follow")
     return Field(size, jump, start, n, model.input_size)
 
 

@@ -34,9 +34,7 @@ def find(column: np.ndarray, channel: int, images: torch.Tensor, classes: np.nda
     pixel value outside the image. Returns a dict of arrays and tensors (see the keys)."""
     top = facets.top_indices(column[:, channel], n_top)
     codes = column[top]
-    emb = facets.embed(codes, seed=seed, perplexity=perplexity)
-    k_data, silhouettes = facets.choose_k(emb, range(2, 11), seed=seed)
-    found = facets.find_facets(emb, k=k_data if k == "auto" else k, m=m, seed=seed)
+    _, found, k_data, silhouettes = facets.cluster(codes, k, m, seed, perplexity)
     sizes = np.bincount(found.labels, minlength=found.k)
     largest = sorted(range(found.k), key=lambda j: (-sizes[j], j))[:shown]
     members = [top[found.members[j]] for j in largest]
@@ -54,6 +52,13 @@ def find(column: np.ndarray, channel: int, images: torch.Tensor, classes: np.nda
         "class_entropy": metrics.class_entropy(classes[top]), "n_classes": int(len(set(labelled))),
         "top_act_max": float(column[top[0], channel]),
     }
+
+
+def as_found(fs) -> dict:
+    """What :func:`visualize` needs of an :class:`mfv_utils.api.FacetSet`, for its shown facets."""
+    order = fs.order
+    return {"channel": int(fs.unit.channel), "largest": order, "mean_patches": fs.mean_images[order],
+            "centroids": fs.code_centroids[order], "cluster_patches": [fs.real(j) for j in order]}
 
 
 def visualize(recipe, net: models.Model, layer: str, field, at: tuple[int, int], shown: list[dict],

@@ -59,14 +59,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(cmd, port, cwd, env=None, deadline=90.0):
-    """Start a server and wait until its port answers; returns the process."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env or dict(os.environ), stdout=subprocess.PIPE,
+def _serve(cmd, port, cwd, env=None, deadline=90.0, log=None):
+    """Start a server and wait until its port answers; returns the process. Its output goes to
+    ``log`` (a file) or a pipe."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env or dict(os.environ), stdout=log or subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     t0 = time.time()
     while time.time() - t0 < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read()[-2000:]}")
+            raise RuntimeError(f"server exited: {proc.stdout.read()[-2000:] if proc.stdout else proc.returncode}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return proc

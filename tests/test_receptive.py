@@ -132,3 +132,15 @@ def test_field_map_sizes_match_the_network(lite0, alexnet):
     assert facets.map_position(28, 0.5) == 14 and facets.map_position(7, 1.0) == 6 and facets.map_position(7, 0) == 0
     with pytest.raises(ValueError, match="fraction of the map in 0..1"):
         facets.map_position(7, 1.5)
+
+
+def test_a_residual_networks_field_follows_its_main_path():
+    """ResNet-18's downsampling shortcuts run beside the main path: the fields are the published
+    ones (99, 211, 435 px at layer2-4), and the map sizes those of the real layers."""
+    import timm
+
+    from mfv_utils import any_model, receptive
+
+    net = any_model.from_module(timm.create_model("resnet18", pretrained=False))
+    fields = {layer: receptive.receptive_field(net, layer) for layer in ("layer2", "layer3", "layer4")}
+    assert [(f.size, f.jump, f.map_size) for f in fields.values()] == [(99, 8, 28), (211, 16, 14), (435, 32, 7)]

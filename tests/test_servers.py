@@ -7,10 +7,8 @@ JupyterLab kernel asked for over its REST API), records every process below the 
 the wrapper and checks that each recorded process is gone within a bounded time.
 """
 import json
-import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -20,14 +18,9 @@ import psutil
 import pytest
 
 from .conftest import REPO
+from .test_browser import _free_port, _serve
 
 STOPPED_WITHIN = 60.0  # seconds: the wrapper's grace (10 s) plus a kernel's shutdown on 2 busy cores
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_free(port: int) -> bool:
@@ -44,18 +37,7 @@ def _port_free(port: int) -> bool:
 
 
 def _start(args, port, log):
-    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ))
-    t0 = time.time()
-    while time.time() - t0 < 120:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{args[0]} exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{args[0]} did not answer on port {port}")
+    return _serve([sys.executable, "-m", *args], port, REPO, log=log, deadline=120.0)
 
 
 def _tree(proc):
@@ -144,8 +126,8 @@ def _get(url, data=None, headers=None):
     try:
         with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers or {}), timeout=300) as r:
             return r.read()
-    except OSError:
-        return None  # the server was stopped while answering
+    except Exception:  # noqa: BLE001 - the server was stopped while answering (reset, incomplete read)
+        return None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
