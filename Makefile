@@ -26,12 +26,17 @@ lock: setup
 	$(VENV)/bin/pip-compile -q --extra test --extra lock --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -c requirements/constraints.in -o requirements/lock.txt pyproject.toml
 
-## the main job: notebook 01 on its defaults (Lite0, the authors' bell-pepper images)
+## the main job: notebook 01 on its defaults (Lite0, the authors' bell-pepper images), written
+## under build/ (the committed figures/ stay as they are), then its numbers beside the committed run's
+RUN_OUT ?= build/01_bell_pepper_tsne
+RUN_ARGS ?=
 run: setup
-	$(PY) -m mfv_utils.run notebooks/01_bell_pepper_tsne.py
+	$(PY) -m mfv_utils.run notebooks/01_bell_pepper_tsne.py -p out_dir $(RUN_OUT) $(RUN_ARGS)
+	@$(PY) -m mfv_utils.reproduce $(RUN_OUT) figures/01_bell_pepper_tsne
 
 ## every committed figure folder, from full runs
-figures: run
+figures: setup
+	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p out_dir figures/01_bell_pepper_tsne
 	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images paper:movie_theater -p out_dir figures/01_movie_theater_tsne
 	$(PY) -m mfv_utils.run 01_bell_pepper_tsne -p images imagenette:church -p perplexity 30.0 \
 		-p out_dir figures/01_church_tsne

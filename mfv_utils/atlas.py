@@ -36,7 +36,7 @@ import os
 import shutil
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -168,6 +168,35 @@ def unit_key(spec: Spec, identity: dict, unit: int) -> str:
     choices = {k: v for k, v in asdict(spec).items() if k not in ("model", "weights", "pool", "cache")}
     blob = json.dumps({"identity": identity, "choices": choices, "unit": int(unit)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@contextmanager
+def kept_environ():
+    """``os.environ`` as it was, on exit. Dask's nanny writes its pre-spawn variables (one BLAS and
+    OpenMP thread, one malloc arena, ...) into the environment of the process that holds a
+    LocalCluster and never takes them back: every later child of that process (a notebook kernel,
+    a test's subprocess) would compute on one thread, and t-SNE's clusters depend on that."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+
+
+@contextmanager
+def local_cluster(n: int):
+    """A LocalCluster of ``n`` one-thread worker processes with :data:`WORKER_CONFIG`, closed on
+    exit, leaving this process's environment as it found it (:func:`kept_environ`)."""
+    import dask
+    from distributed import LocalCluster
+
+    with kept_environ():
+        with dask.config.set(WORKER_CONFIG):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        with cluster:
+            yield cluster
 
 
 @contextmanager
@@ -402,28 +431,16 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
             record(render_unit(spec, u))
             progress_bar.update(1)
     elif todo:
-        import dask
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
 
-        cluster = None
-        if scheduler is None:
-            n = workers or os.cpu_count() or 1
-            with dask.config.set(WORKER_CONFIG):
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-            this_run["workers"] = f"LocalCluster({n})"
-        else:
-            this_run["workers"] = scheduler
-        try:
-            with Client(cluster or scheduler) as client:
-                ref = client.scatter(pool_ref(ctx), broadcast=True)
-                futures = client.map(render_unit, [spec] * len(todo), todo, ref=ref, pure=False)
-                for fut in as_completed(futures):
-                    record(fut.result())
-                    progress_bar.update(1)
-        finally:
-            if cluster is not None:
-                cluster.close()
+        n = workers or os.cpu_count() or 1
+        this_run["workers"] = f"LocalCluster({n})" if scheduler is None else scheduler
+        with (local_cluster(n) if scheduler is None else nullcontext(scheduler)) as cluster, Client(cluster) as client:
+            ref = client.scatter(pool_ref(ctx), broadcast=True)
+            futures = client.map(render_unit, [spec] * len(todo), todo, ref=ref, pure=False)
+            for fut in as_completed(futures):
+                record(fut.result())
+                progress_bar.update(1)
     progress_bar.close()
     this_run["seconds"] = round(time.perf_counter() - t0, 2)
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())

@@ -88,8 +88,7 @@ def test_the_local_cluster_workers_get_one_malloc_arena_huge_pages_and_no_profil
     """atlas.WORKER_CONFIG names settings Dask really applies to a worker process (a misspelt
     key would be ignored without a word): one malloc arena, torch's huge pages, no profiler,
     slower clocks."""
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from mfv_utils import atlas as engine
 
@@ -100,10 +99,12 @@ def test_the_local_cluster_workers_get_one_malloc_arena_huge_pages_and_no_profil
                 worker_dask.config.get("distributed.worker.profile.enabled"),
                 worker_dask.config.get("distributed.admin.tick.interval"))
 
-    with dask.config.set(engine.WORKER_CONFIG):
-        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
-    with cluster, Client(cluster) as client:
+    before = dict(os.environ)
+    with engine.local_cluster(1) as cluster, Client(cluster) as client:
         assert list(client.run(seen).values()) == [("1", "1", False, "1s")]
+    # Dask's nanny wrote OMP_NUM_THREADS=1 & co. into this process's environment; they are taken
+    # back, so later children (a notebook kernel) keep every thread (t-SNE's clusters depend on it)
+    assert dict(os.environ) == before
 
 
 def test_a_killed_run_resumes_and_recomputes_only_unfinished_units(serial_store, tmp_path):
