@@ -133,9 +133,11 @@ def _ours(p, me) -> bool:
     try:
         if p.pid == me.pid or p.create_time() < _STARTED - 1:
             return False
+        line = " ".join(p.cmdline())
+        if "multiprocessing.resource_tracker" in line or "multiprocessing.forkserver" in line:
+            return False  # pytest's own multiprocessing helpers: they end with it (EOF on their pipe)
         if me in p.parents():
             return True
-        line = " ".join(p.cmdline())
         return sys.prefix in line or str(REPO) in line
     except Exception:  # gone, or not ours to read
         return False
