@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import data, facets, metrics, methods, models, param, plots, receptive, unit_facets
 from .models import Model, Unit
@@ -155,12 +154,10 @@ class FacetSet:
         order = self.order
         if self.box is None:  # a class unit on its class's images, at the network's full input
             starts = self.mean_images[order]
-            at_input = F.interpolate(self.images.float(), size=(self.model.input_size,) * 2, mode="bilinear",
-                                     antialias=True, align_corners=False)
-            magnitudes = torch.stack([param.mean_magnitude(at_input[self.labels == j]) for j in order])
+            # maco's magnitudes, where the method needs them, come from ``real`` inside methods.run
             result = methods.run(recipe, self.model, self.unit, starts, seed=seed,
-                                 centroids=self.code_centroids[order], magnitudes=magnitudes,
-                                 real=[self.real(j) for j in order], progress=progress, tv_ramp=tv_ramp)
+                                 centroids=self.code_centroids[order], real=[self.real(j) for j in order],
+                                 progress=progress, tv_ramp=tv_ramp)
             images = result.images
             with torch.no_grad():
                 act_start = models.unit_activation(self.model(starts, self.unit.layer), self.unit).cpu().numpy()
@@ -185,9 +182,10 @@ def find_facets(model: Model, unit: str | Unit, images="pool", k: int | str = 10
     unit = parse_unit(model, unit)
     if isinstance(unit.channel, tuple):
         raise ValueError("find_facets takes one unit; call it once per unit")
-    by_class = top_n is None and unit.layer == model.logits_layer and not str(images).startswith("pool")
+    name = str(images) if isinstance(images, (str, Path)) else ""  # never str() a tensor: it formats every value
+    by_class = top_n is None and unit.layer == model.logits_layer and not name.startswith("pool")
     if perplexity is None:
-        perplexity = 10.0 if str(images).startswith("paper:") else 30.0
+        perplexity = 10.0 if name.startswith("paper:") else 30.0
     if by_class:
         return _class_facets(model, unit, images, k, m, code_layer, perplexity, seed, cache_dir)
     return _pool_facets(model, unit, images, k, m, TOP_N if top_n is None else top_n, perplexity, seed,
@@ -195,8 +193,7 @@ def find_facets(model: Model, unit: str | Unit, images="pool", k: int | str = 10
 
 
 def _class_facets(model, unit, images, k, m, code_layer, perplexity, seed, cache_dir) -> FacetSet:
-    source = _as_image_set(images, 227) if not isinstance(images, torch.Tensor) else _as_image_set(
-        images, images.shape[-1])
+    source = _as_image_set(images, images.shape[-1] if isinstance(images, torch.Tensor) else 227)
     if source.target is None and not isinstance(images, (torch.Tensor, data.ImageSet)):
         raise ValueError(f"image set {source.name!r} has no class of its own: for the class unit "
                          f"{unit.layer}:{unit.channel} pass that class's images, or a pool with top_n=")

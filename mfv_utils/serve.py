@@ -49,10 +49,10 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def stop(proc: subprocess.Popen, grace: float = 10.0, known: list[psutil.Process] = ()) -> None:
+def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
     """Stop ``proc`` (started by :func:`start`) and everything it started: SIGTERM to the server,
     up to ``grace`` seconds for it and its descendants to exit, then SIGKILL to what is left."""
-    tree = {p.pid: p for p in [*known, *descendants(proc.pid)]}
+    tree = {p.pid: p for p in descendants(proc.pid)}
     if proc.poll() is None:
         try:
             proc.send_signal(signal.SIGTERM)
