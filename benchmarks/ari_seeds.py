@@ -9,7 +9,9 @@ import argparse
 
 import numpy as np
 
-from mfv_utils import data, facets, metrics, models
+from mfv_utils import data, facets
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks import models
 
 
 def main():

@@ -23,9 +23,10 @@ import time
 
 import torch
 
-from mfv_utils import attribution, frozen
+from mfv_utils import attribution
+from mfv_utils.networks import frozen
 from mfv_utils.data import load_image_set
-from mfv_utils.models import Unit, load_model, unit_activation
+from mfv_utils.networks.models import Unit, load_model, unit_activation
 
 
 def best(fn, iters):

@@ -13,9 +13,9 @@ import time
 
 import torch
 
-from mfv_utils import methods, optimize
-from mfv_utils.models import Unit, load_model
-from mfv_utils.priors import tv_denoise
+from mfv_utils.optimization import methods, optimize
+from mfv_utils.networks.models import Unit, load_model
+from mfv_utils.optimization.priors import tv_denoise
 
 
 def timed(fn):

@@ -6,7 +6,7 @@ On the 10 bell-pepper facet mean images (the authors' clusters), unit = the bell
 
 1. The bare network step (Lite0 forward + gradient to the input) at batch 10 and batch 1, ms per
    image, best of ``--iters``: today's eager module graph, then each lever of
-   ``mfv_utils.frozen`` (``fold_batchnorm``, ``static_padding``, ``fold_batchnorm +
+   ``mfv_utils.networks.frozen`` (``fold_batchnorm``, ``static_padding``, ``fold_batchnorm +
    fuse_activation``: fusion needs the BatchNorm out of the way), then ``keep_freed_memory``
    (process-wide, so it comes after the arms without it), then all of them (the default) and the
    default with ``torch.compile``, whose first call (the compile) is timed apart, in a fresh
@@ -31,9 +31,10 @@ import time
 import torch
 from skimage.restoration import denoise_tv_bregman
 
-from mfv_utils import frozen, methods, optimize, param, tv_kernel
+from mfv_utils.networks import frozen
+from mfv_utils.optimization import methods, optimize, param, tv_kernel
 from mfv_utils.data import load_image_set
-from mfv_utils.models import Unit, load_model
+from mfv_utils.networks.models import Unit, load_model
 
 UNIT = Unit("logits", 945)
 
@@ -78,7 +79,7 @@ def compile_first_call(cache_dir: str, device: str) -> dict:
         "import dataclasses, json, sys, time, torch\n"
         f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
         "from bench_step import bare, timed\n"
-        "from mfv_utils import frozen\nfrom mfv_utils.models import load_model\n"
+        "from mfv_utils import frozen\nfrom mfv_utils.networks.models import load_model\n"
         f"net = load_model(device={device!r}, levers=dataclasses.replace(frozen.DEFAULT, compile=True))\n"
         "x = torch.rand(10, 3, 224, 224, generator=torch.Generator().manual_seed(0)) * 255\n"
         "first = timed(lambda: bare(net, x))\n"

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from skimage.restoration import denoise_tv_bregman
 
-from mfv_utils import tv_kernel
+from mfv_utils.optimization import tv_kernel
 from mfv_utils.data import load_image_set
-from mfv_utils.priors import tv_denoise, tv_denoise_torch
+from mfv_utils.optimization.priors import tv_denoise, tv_denoise_torch
 
 WEIGHTS = (0.01, 0.4, 2.0)
 GOAL_SPEEDUP, GOAL_PSNR = 8.0, 35.0

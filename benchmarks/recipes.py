@@ -18,8 +18,11 @@ from pathlib import Path
 
 import torch
 
-from mfv_utils import data, facets, methods, metrics, models, plots
-from mfv_utils.objectives import Anchor, ColourMatch
+from mfv_utils import data, facets
+from mfv_utils.optimization import methods
+from mfv_utils.evaluation import metrics, plots
+from mfv_utils.networks import models
+from mfv_utils.optimization.objectives import Anchor, ColourMatch
 
 A = methods.METHODS["anchored"]
 CANDIDATES = {  # the pieces of the fidelity issue, each alone on the anchored recipe, then combined

@@ -21,7 +21,10 @@ import argparse
 
 import torch
 
-from mfv_utils import data, facets, methods, metrics, models, optimize, param
+from mfv_utils import data, facets
+from mfv_utils.optimization import methods, optimize, param
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks import models
 
 
 def inputs(net, s, labels, groups):

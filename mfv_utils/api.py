@@ -8,7 +8,7 @@
     viz.score(judge="efficientnet_lite2")                 # the fidelity row of notebook 01
 
 A unit is ``"layer:channel"`` (``"layer:channel@y,x"`` for a position of a spatial layer; default
-the centre of the map) or a :class:`~mfv_utils.models.Unit`. Two ways to find its facets, as in
+the centre of the map) or a :class:`~mfv_utils.networks.models.Unit`. Two ways to find its facets, as in
 the paper:
 
 - **a class unit and its class's images** (``top_n=None``, a unit of the logits layer): every
@@ -30,8 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data, facets, metrics, methods, models, param, plots, receptive, unit_facets
-from .models import Model, Unit
+from mfv_utils import data, facets
+from mfv_utils.evaluation import metrics, plots
+from mfv_utils.optimization import methods, param
+from mfv_utils.networks import models, receptive
+from mfv_utils.facets import unit_facets
+from mfv_utils.networks.models import Model, Unit
 
 UNIT_RE = re.compile(r"^\s*([^:@\s]+)\s*:\s*(\d+)\s*(?:@\s*(\d+)\s*,\s*(\d+)\s*)?$")
 TOP_N = 100  # a unit's top images in a pool when top_n is not given and the unit is hidden
@@ -53,8 +57,8 @@ def parse_unit(model: Model, unit: str | Unit) -> Unit:
 
 def wrap(module: torch.nn.Module, layers: list[str] | None = None, **kwargs) -> Model:
     """Your own network as a :class:`Model`: split at its top-level children named in ``layers``
-    (:func:`mfv_utils.any_model.from_module`; ``input_size``, ``mean``, ``std`` in 0..255 units)."""
-    from .any_model import from_module
+    (:func:`mfv_utils.networks.any_model.from_module`; ``input_size``, ``mean``, ``std`` in 0..255 units)."""
+    from mfv_utils.networks.any_model import from_module
 
     return from_module(module, layers, **kwargs)
 
@@ -291,7 +295,7 @@ class Visualization:
     def score(self, judge: str | Model = "efficientnet_lite2") -> "Score":
         """How well each visualization shows its own facet, by a held-out ``judge`` network
         (it never enters the optimization). A class unit with every facet shown gets notebook
-        01's full fidelity row (:func:`mfv_utils.metrics.fidelity`) and its goals; any other
+        01's full fidelity row (:func:`mfv_utils.evaluation.metrics.fidelity`) and its goals; any other
         set gets the atlas's measure: the share of visualizations whose judge features lie
         nearest their own cluster's real images (among the k clusters)."""
         fs = self.facets

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import serve
+from mfv_utils.apps import serve
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {  # (plugin, file) -> setting

@@ -28,7 +28,7 @@ import jupytext
 import nbformat
 import papermill
 
-from . import progress as progress_env
+from mfv_utils.runtime import progress as progress_env
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -90,7 +90,7 @@ def _progress(stem: str, nb, mode: str):
     log = logging.getLogger("papermill")
     handler, old_level, old_propagate = _Console(stem, nb), log.level, log.propagate
     old_env = os.environ.get(progress_env.ENV)
-    os.environ[progress_env.ENV] = mode  # the kernel inherits it (mfv_utils.progress)
+    os.environ[progress_env.ENV] = mode  # the kernel inherits it (mfv_utils.runtime.progress)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

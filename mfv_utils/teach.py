@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import serve
+from mfv_utils.apps import serve
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = {  # file stem -> (title, what students can do, the explorer call)

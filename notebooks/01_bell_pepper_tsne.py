@@ -70,7 +70,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mfv_utils import data, facets, methods, metrics, models, param, plots, provenance, session
+from mfv_utils import data, facets
+from mfv_utils.optimization import methods, param
+from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.networks import models
+from mfv_utils.runtime import session
 
 out, lap = session.start(seed, out_dir, "facets", "means")
 timings = lap.timings
@@ -154,7 +158,7 @@ plots.publish(fig, out / "mean_images.png", dpi=90, bbox_inches="tight")
 #
 # All k facets are optimized together in one batch, each from its own mean image. Which
 # *prior* keeps each facet recognizable is the question of this section; each method is a
-# recipe written as data (`mfv_utils.methods.METHODS`):
+# recipe written as data (`mfv_utils.optimization.methods.METHODS`):
 #
 # - **paper**: the authors' schedule (`optimize.MEAN_INIT`) in pixel space: normalized
 #   gradient steps on the class logit, a 1.2x canvas with center-biased jitter, and
@@ -202,7 +206,7 @@ lap("optimize")
 #
 # A held-out network (EfficientNet-Lite2 at 260 px by default) judges every visualization;
 # the optimization never saw it, so it cannot have been fooled on purpose. Each measure, in
-# one sentence (`mfv_utils.metrics`):
+# one sentence (`mfv_utils.evaluation.metrics`):
 #
 # - **facet_identity**: the share of facets whose judge features lie nearest (cosine) to the
 #   centroid of their *own* cluster's real images among the k cluster centroids (chance 1/k).
@@ -348,7 +352,7 @@ summary = {
     "provenance": provenance.provenance(net, image_set.paths, judge_net),
 }
 (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-# what the teaching explorer needs to answer at once (mfv_utils.widgets): the embedding, the
+# what the teaching explorer needs to answer at once (mfv_utils.apps.widgets): the embedding, the
 # clusters and each image's file (relative to the data folder)
 explorer_data = {"images": images, "embedding": np.round(embedding, 3).tolist(), "labels": found.labels.tolist(),
                  "members": [idx.tolist() for idx in found.members],
@@ -362,13 +366,13 @@ print(json.dumps({key: summary[key] for key in ("ari_vs_reference", "n_top1", "f
 # For a class or a course: the committed runs (this one included) at once, or another image set,
 # k, m and coding layer computed live; pick a facet to see its mean image, real members and
 # visualization, and optimize it with the figures' method while its class score climbs
-# (`mfv_utils.widgets.facets_explorer`; `make teach` serves it as a page). Skipped when papermill
+# (`mfv_utils.apps.widgets.facets_explorer`; `make teach` serves it as a page). Skipped when papermill
 # runs the notebook headless (`interactive=False`).
 
 # %%
 if interactive:
     from IPython.display import display
 
-    from mfv_utils import widgets
+    from mfv_utils.apps import widgets
 
     display(widgets.facets_explorer(model=net, method=method, seed=seed))

@@ -45,7 +45,7 @@ k = 10  # facets per unit (Algorithm 1's k-means; fewer when U is small)
 m = 15  # patches averaged into a facet's mean patch (at most |U| / k)
 shown_facets = 4  # facets drawn per unit: the largest clusters
 perplexity = 30.0  # t-SNE perplexity (capped at (|U| - 1) / 3)
-method = "facet"  # the figures' method (mfv_utils.methods.METHODS), anchored at each unit's own layer
+method = "facet"  # the figures' method (mfv_utils.optimization.methods.METHODS), anchored at each unit's own layer
 compare = ["paper"]  # methods run beside it (a row each in Fig. 6, a column in Fig. S9, in the tables)
 judge = "efficientnet_lite2"  # held-out network: the fixed embedding of every image measure
 s9_units = 2  # units of each of the two last layers (fc-like, class) in Fig. S9
@@ -68,8 +68,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import spearmanr
 
-from mfv_utils import data, facets, metrics, models, plots, provenance, receptive, session, unit_facets
-from mfv_utils import methods as mfv_methods
+from mfv_utils import data, facets
+from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.networks import models, receptive
+from mfv_utils.runtime import session
+from mfv_utils.facets import unit_facets
+from mfv_utils.optimization import methods as mfv_methods
 
 out, lap = session.start(seed, out_dir)
 timings = lap.timings
@@ -161,7 +165,7 @@ lap("facets")
 # field inside an otherwise neutral image (`receptive.Placed`), so the unit can only be driven
 # by what its field holds. All shown units of a layer share the field (one position per layer)
 # and run as one batch (one channel per image). The result is cut to the field's side around
-# the canvas center. Two methods, each a recipe of `mfv_utils.methods`:
+# the canvas center. Two methods, each a recipe of `mfv_utils.optimization.methods`:
 #
 # - the figures' method (`method`), the same recipe as for the class units of notebook 01, with
 #   its anchor at the layer that clustered this unit's patches: each image is pulled towards
@@ -395,7 +399,7 @@ if cells:
 #
 # One small sheet per shown unit (`units/<layer>_<unit>.jpg`): a row per facet with its mean
 # patch, its visualization by each method and 5 of its real patches, so the explorer
-# (`mfv_utils.widgets`) shows any unit at once.
+# (`mfv_utils.apps.widgets`) shows any unit at once.
 
 # %%
 (out / "units").mkdir(exist_ok=True)
@@ -504,13 +508,13 @@ print(json.dumps({k_: summary[k_] for k_ in ("spearman_depth_diversity", "spearm
 # ## Explorer (interactive only)
 #
 # Pick a layer and one of its drawn units: its facets (mean patch, each method's visualization,
-# real patches) and activations, from this run's files (`mfv_utils.widgets.hidden_explorer`;
+# real patches) and activations, from this run's files (`mfv_utils.apps.widgets.hidden_explorer`;
 # `make teach` serves it as a page).
 
 # %%
 if interactive:
     from IPython.display import display
 
-    from mfv_utils import widgets
+    from mfv_utils.apps import widgets
 
     display(widgets.hidden_explorer(out))

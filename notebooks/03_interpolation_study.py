@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 model = "efficientnet_lite0"
 classes = ["paper:bell_pepper", "paper:movie_theater", "imagenette:church"]  # one panel set each
-methods = ["paper", "facet"]  # keys of mfv_utils.methods.METHODS
+methods = ["paper", "facet"]  # keys of mfv_utils.optimization.methods.METHODS
 pairs = 3  # pairs of images per class
 n_interpolants = 8  # images strictly between the two ends (the series has n_interpolants + 2)
 k = 10  # clusters (Algorithm 1) for classes without the authors' clusters
@@ -55,8 +55,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from mfv_utils import data, facets, metrics, models, plots, provenance, session
-from mfv_utils import methods as mfv_methods
+from mfv_utils import data, facets
+from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.networks import models
+from mfv_utils.runtime import session
+from mfv_utils.optimization import methods as mfv_methods
 
 out, lap = session.start(seed, out_dir)
 timings = lap.timings
@@ -281,7 +284,7 @@ for s in sets:
 lap("plots")
 
 # %% [markdown]
-# For the teaching explorer (`mfv_utils.widgets`): one small sheet per series, its rows the start
+# For the teaching explorer (`mfv_utils.apps.widgets`): one small sheet per series, its rows the start
 # images and each method's results, its columns the positions t (`series/<class>_pair<p>.jpg`).
 
 # %%
@@ -328,13 +331,13 @@ print(json.dumps({k_: summary[k_] for k_ in ("snap_share", "start_snap_share", "
 # ## Explorer (interactive only)
 #
 # Slide along a series and compare the start image with each method's result, with the snap
-# score at each position, from this run's files (`mfv_utils.widgets.interpolation_explorer`;
+# score at each position, from this run's files (`mfv_utils.apps.widgets.interpolation_explorer`;
 # `make teach` serves it as a page).
 
 # %%
 if interactive:
     from IPython.display import display
 
-    from mfv_utils import widgets
+    from mfv_utils.apps import widgets
 
     display(widgets.interpolation_explorer(out))

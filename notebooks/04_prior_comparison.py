@@ -29,10 +29,10 @@
 # with real images of the class, how central the class evidence is, and how many separate
 # fragments carry it.
 #
-# Each method is a recipe written as data (`mfv_utils.methods.COMPARISON`): a start (noise or a
+# Each method is a recipe written as data (`mfv_utils.optimization.methods.COMPARISON`): a start (noise or a
 # mean image) and a schedule of phases, each phase listing its priors as separate pieces
-# (post-step projections, penalties, a jitter transform; `mfv_utils.optimize`), or a Fourier
-# recipe (`mfv_utils.methods.Method`). All classes are optimized together in one batch per
+# (post-step projections, penalties, a jitter transform; `mfv_utils.optimization.optimize`), or a Fourier
+# recipe (`mfv_utils.optimization.methods.Method`). All classes are optimized together in one batch per
 # method, one class per image.
 
 # %% tags=["parameters"]
@@ -43,7 +43,7 @@ classes = ["paper:bell_pepper", "paper:movie_theater", "imagenette:tench", "imag
            "imagenette:golf_ball", "imagenette:parachute"]  # image sets, one class each (rows of Fig. S3)
 methods = ["none", "l2_decay", "alpha_norm", "blur", "tv", "tv_jitter", "tv_penalty_jitter", "blur_jitter",
            "center_bias", "mfv", "center_bias_mfv", "fourier_noise", "fourier_mean", "accentuation",
-           "facet"]  # keys of mfv_utils.methods.COMPARISON (columns of Fig. S3)
+           "facet"]  # keys of mfv_utils.optimization.methods.COMPARISON (columns of Fig. S3)
 progression = ["milk can", "bell pepper"]  # classes of the center-bias progression (Fig. 3 / S7)
 judge = "efficientnet_lite2"  # held-out network that scores every image (never optimized)
 k = 10  # facets per class (Algorithm 1); the largest one seeds the mean-initialized methods
@@ -67,8 +67,12 @@ if not interactive:
 import numpy as np
 import torch
 
-from mfv_utils import data, facets, metrics, models, optimize, plots, provenance, session
-from mfv_utils import methods as mfv_methods
+from mfv_utils import data, facets
+from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.networks import models
+from mfv_utils.optimization import optimize
+from mfv_utils.runtime import session
+from mfv_utils.optimization import methods as mfv_methods
 
 out, lap = session.start(seed, out_dir)
 timings = lap.timings
@@ -191,7 +195,7 @@ lap("optimize")
 # ## The numbers behind each claim
 #
 # Every image is scored against its own class; each measure in one sentence
-# (`mfv_utils.metrics`):
+# (`mfv_utils.evaluation.metrics`):
 #
 # - **logit / prob / rank** (and **judge_logit / judge_prob / judge_rank**): the target's
 #   pre-softmax activation, softmax probability and rank among 1000 classes (0 = top-1), on the
@@ -297,7 +301,7 @@ cells = [[r["real"]] + [results[name][i] for name in names] for i, r in enumerat
 fig = plots.image_table(cells, [r["class"].name for r in rows], ["real image"] + names,
                         title=f"Fig. S3: {net.name}, one class per row, one method per column", cell=1.25)
 plots.publish(fig, out / "figS3_priors.png", dpi=60, bbox_inches="tight")
-# the same cells as one small sheet for the teaching explorer (mfv_utils.widgets): row = class,
+# the same cells as one small sheet for the teaching explorer (mfv_utils.apps.widgets): row = class,
 # column = the real image, then each method
 plots.contact_sheet(cells, cell=112).save(out / "cells.jpg", quality=88)
 
@@ -485,13 +489,13 @@ print(json.dumps({"claims": claims, "timings": timings}, indent=2))
 # ## Explorer (interactive only)
 #
 # Pick a class and a method: its image beside the real one, with every measure of that cell,
-# from this run's files (`mfv_utils.widgets.priors_explorer`; `make teach` serves it as a page).
+# from this run's files (`mfv_utils.apps.widgets.priors_explorer`; `make teach` serves it as a page).
 # Skipped when papermill runs the notebook headless.
 
 # %%
 if interactive:
     from IPython.display import display
 
-    from mfv_utils import widgets
+    from mfv_utils.apps import widgets
 
     display(widgets.priors_explorer(out))

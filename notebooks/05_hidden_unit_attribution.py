@@ -42,10 +42,10 @@ m = 15  # members averaged into a facet's mean image
 shown_facets = 4  # facets drawn per unit: the largest clusters
 images_per_facet = 3  # real images of each facet in Fig. S10 (the nearest its centroid)
 perplexity = 30.0
-method = "facet"  # the visualization beside each facet's images (mfv_utils.methods.METHODS)
+method = "facet"  # the visualization beside each facet's images (mfv_utils.optimization.methods.METHODS)
 judge = "efficientnet_lite2"  # held-out network: the features of the shared-detail measure
 patch = 16  # region side of the perturbation test, px
-fill = "noise"  # what replaces a removed region: "noise" (Samek et al.), "blur" or "mean" (mfv_utils.regions)
+fill = "noise"  # what replaces a removed region: "noise" (Samek et al.), "blur" or "mean" (mfv_utils.attribution.regions)
 steps = 40  # regions removed, most relevant first (196 regions of 16 px at 224)
 crop = 0.33  # side of the most relevant crop, a fraction of the image side
 seed = 0
@@ -65,9 +65,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from mfv_utils import attribution, data, facets, frozen, metrics, models, plots, provenance, receptive, regions
-from mfv_utils import methods as mfv_methods
-from mfv_utils import session, unit_facets
+from mfv_utils import attribution, data, facets
+from mfv_utils.networks import models, receptive
+from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.attribution import regions
+from mfv_utils.optimization import methods as mfv_methods
+from mfv_utils.runtime import session
+from mfv_utils.facets import unit_facets
 
 out, lap = session.start(seed, out_dir)
 timings = lap.timings
@@ -100,7 +104,7 @@ if fill not in regions.FILLS:
 # ## The units and their facets
 #
 # The pool, the codes and Algorithm 1 are notebook 02's (the same cached codes and the same
-# function, `mfv_utils.unit_facets`): in each layer the `s9_units` channels whose top-n pool
+# function, `mfv_utils.facets.unit_facets`): in each layer the `s9_units` channels whose top-n pool
 # images activate them most, or the units passed as `units` ("layer:channel"). Each facet is
 # drawn beside its `images_per_facet` images nearest its centroid, and its visualization by the
 # figures' method starts from its mean image.

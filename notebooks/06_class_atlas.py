@@ -55,7 +55,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mfv_utils import atlas, atlas_site, data, plots, session
+from mfv_utils import atlas, data
+from mfv_utils.atlas import site as atlas_site
+from mfv_utils.evaluation import plots
+from mfv_utils.runtime import session
 
 out, lap = session.start(seed, out_dir)
 timings = lap.timings

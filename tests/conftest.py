@@ -24,7 +24,7 @@ def run_cli(notebook, *args, build, timeout=900):
 
 @pytest.fixture(scope="session")
 def lite0():
-    from mfv_utils.models import load_model
+    from mfv_utils.networks.models import load_model
 
     return load_model("efficientnet_lite0")
 

@@ -68,7 +68,7 @@ def test_a_worker_reads_only_what_it_needs_of_the_pool(serial_store, tmp_path):
         with engine.one_thread():
             full = dict(engine.context(spec))
         ref = engine.pool_ref(full)
-        engine._CONTEXT.clear()
+        engine.tasks._CONTEXT.clear()
         light = engine.worker_context(spec, ref)
         assert isinstance(light["pool"].images, data.LazyImages) and not isinstance(full["pool"].images,
                                                                                      data.LazyImages)
@@ -77,11 +77,11 @@ def test_a_worker_reads_only_what_it_needs_of_the_pool(serial_store, tmp_path):
         assert torch.equal(light["pool"].images[idx], full["pool"].images[idx])
         assert light["pool"].paths == full["pool"].paths and np.array_equal(light["pool"].classes,
                                                                              full["pool"].classes)
-        engine._CONTEXT.clear()
+        engine.tasks._CONTEXT.clear()
         blind = engine.worker_context(spec, {**ref, "column": str(tmp_path / "elsewhere.npy")})
         assert isinstance(blind["pool"].images, torch.Tensor) and blind["identity"] == full["identity"]
     finally:
-        engine._CONTEXT.clear()
+        engine.tasks._CONTEXT.clear()
 
 
 def test_the_local_cluster_workers_get_one_malloc_arena_huge_pages_and_no_profiler():

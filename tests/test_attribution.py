@@ -11,9 +11,11 @@ import pytest
 import torch
 import torchvision
 
-from mfv_utils import attribution, frozen, lrp_kernel, models, regions
+from mfv_utils import attribution
+from mfv_utils.networks import frozen, models
+from mfv_utils.attribution import lrp_kernel, regions
 from mfv_utils.data import load_image_set
-from mfv_utils.models import Unit, unit_activation
+from mfv_utils.networks.models import Unit, unit_activation
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +192,7 @@ def test_our_rules_give_zennits_z_plus_and_zbox_relevance(name, plain, attr_mode
     theirs_comp = EpsilonGammaBox(layer_map=[(Convolution, ZPlus())], low=low, high=high,
                                   canonizers=[attribution.canonizer(model)])
     with theirs_comp.context(model.stages):
-        theirs = attribution._maps(model, x, unit, relevance=True).cpu()
+        theirs = attribution.maps._maps(model, x, unit, relevance=True).cpu()
     assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-6 * float(theirs.abs().max()))
 
 
@@ -203,7 +205,7 @@ def test_one_node_attachment_gives_zennits_attachment_bit_for_bit(name, method, 
     model = attr_model if name == "lite0-levers" else alexnet
     x, unit = bell_pepper.images[:2], model.unit(Unit("fc8" if name == "alexnet" else "logits", 945))
     with attribution.composite(method, model).context(model.stages):
-        stock = attribution._maps(model, x, unit, relevance=method == "lrp").cpu()
+        stock = attribution.maps._maps(model, x, unit, relevance=method == "lrp").cpu()
     with attribution.attributing(model, method) as run:
         hooks = [getattr(h, "__self__", None) for m in model.stages.modules() for h in m._forward_pre_hooks.values()]
         assert any(isinstance(h, attribution.SingleNode) for h in hooks)  # attributing attaches by one node
@@ -349,11 +351,11 @@ def test_stacked_passes_only_for_convolutions_that_use_their_weight_as_is(bell_p
         model = _toy({"body": torch.nn.Sequential(conv(3, 8, 3), conv(8, 8, 3), torch.nn.ReLU(), conv(8, 8, 3)),
                       "logits": _Head(8)})
         x, unit = bell_pepper.images[:2], model.unit(Unit("logits", 1))
-        assert attribution._plain_conv(model.stages["body"][1]) == (conv is torch.nn.Conv2d)
+        assert attribution.lrp_rules._plain_conv(model.stages["body"][1]) == (conv is torch.nn.Conv2d)
         ours = attribution.attribute(model, x, unit, "lrp")
         low, high = attribution.bounds(model)
         with EpsilonGammaBox(layer_map=[(Convolution, ZPlus())], low=low, high=high).context(model.stages):
-            theirs = attribution._maps(model, x, unit, relevance=True)
+            theirs = attribution.maps._maps(model, x, unit, relevance=True)
         assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-6 * float(theirs.abs().max())), conv.__name__
 
 
@@ -386,7 +388,7 @@ def test_a_convolution_fed_by_a_relu_on_only_one_of_its_calls_keeps_z_plus_secon
                                first_map=[(Convolution, attribution.StackedZBox(low, high))], low=low, high=high,
                                epsilon=attribution.stabilize, stabilizer=attribution.stabilize)
     with attribution.single_node(untraced).context(model.stages):
-        want = attribution._maps(model, x, unit, relevance=True)
+        want = attribution.maps._maps(model, x, unit, relevance=True)
     assert torch.equal(ours, want)
     # a convolution every call of which reads a ReLU is listed
     relu_only = _toy({"body": torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3), torch.nn.ReLU(), torch.nn.Conv2d(6, 6, 3)),
@@ -416,9 +418,9 @@ def test_an_in_place_residual_add_after_a_rule_still_runs_and_rules_zennit_keeps
     x, unit = bell_pepper.images[:2], model.unit(Unit("logits", 0))
     for comp in (EpsilonPlus, GuidedBackprop):
         with comp().context(model.stages):
-            stock = attribution._maps(model, x, unit, relevance=True)
+            stock = attribution.maps._maps(model, x, unit, relevance=True)
         with attribution.single_node(comp()).context(model.stages):
-            ours = attribution._maps(model, x, unit, relevance=True)
+            ours = attribution.maps._maps(model, x, unit, relevance=True)
         assert torch.equal(ours, stock), comp.__name__
 
 

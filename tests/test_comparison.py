@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from mfv_utils import methods, metrics, models, optimize, priors
+from mfv_utils.optimization import methods, optimize, priors
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks import models
 
 
 def test_decay_shrinks_the_distance_to_gray():

@@ -10,7 +10,10 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
-from mfv_utils import facets, methods, metrics, models, optimize, param, receptive
+from mfv_utils import facets
+from mfv_utils.optimization import methods, optimize, param
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks import models, receptive
 
 
 class ImplicitDeviceIsMeta(TorchFunctionMode):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from mfv_utils import data, facets, metrics
+from mfv_utils import data, facets
+from mfv_utils.evaluation import metrics
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mfv_utils import metrics
+from mfv_utils.evaluation import metrics
 
 
 def _clusters(k=4, per=6, d=16, seed=0):

@@ -1,12 +1,13 @@
-"""The speed levers of mfv_utils.frozen: what they rewrite, and that the network computes the same."""
+"""The speed levers of mfv_utils.networks.frozen: what they rewrite, and that the network computes the same."""
 import dataclasses
 
 import pytest
 import torch
 import torch.nn as nn
 
-from mfv_utils import frozen, models, optimize
-from mfv_utils.models import Model, Unit
+from mfv_utils.networks import frozen, models
+from mfv_utils.optimization import optimize
+from mfv_utils.networks.models import Model, Unit
 
 
 @pytest.fixture(scope="module")

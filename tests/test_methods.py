@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from mfv_utils import methods, metrics, param
-from mfv_utils.models import Unit
-from mfv_utils.objectives import Anchor
-from mfv_utils.transforms import NONE, Robustness
+from mfv_utils.optimization import methods, param
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks.models import Unit
+from mfv_utils.optimization.objectives import Anchor
+from mfv_utils.optimization.transforms import NONE, Robustness
 
 
 def test_fourier_parametrization_inverts_exactly(bell_pepper):

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from mfv_utils.metrics import class_scores
-from mfv_utils.models import Unit, load_model, unit_activation
+from mfv_utils.evaluation.metrics import class_scores
+from mfv_utils.networks.models import Unit, load_model, unit_activation
 
 
 def test_lite0_classifies_the_paper_images(lite0, bell_pepper, movie_theater):
@@ -88,7 +88,7 @@ def test_unknown_model_is_a_clear_error():
 @pytest.mark.parametrize("name,size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
 def test_judges_load_offline_and_recognize_the_paper_images(name, size, bell_pepper):
     """The held-out judges: measured 92 % top-1 (both) on the 150 bell-pepper images."""
-    from mfv_utils.metrics import class_scores
+    from mfv_utils.evaluation.metrics import class_scores
 
     judge = load_model(name)
     assert judge.input_size == size and judge.weights_path.is_file()

@@ -55,7 +55,7 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
     # real image is nearest itself among the representatives (strict identity 1) and as diverse as itself
     assert rows["seed"]["seed_identity"] == 1.0 and rows["seed"]["iterations"] == 0
     assert rows["real"]["facet_identity_strict"] == 1.0 and rows["real"]["diversity_ratio"] == 1.0
-    from mfv_utils.metrics import CLASS_GOALS
+    from mfv_utils.evaluation.metrics import CLASS_GOALS
 
     assert set(m["goals"]) == set(CLASS_GOALS)
     prov = m["provenance"]
@@ -145,7 +145,7 @@ def test_fig2_has_the_embedding_and_k_facet_panels():
     import numpy as np
     import torch
 
-    from mfv_utils import plots
+    from mfv_utils.evaluation import plots
 
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(40, 2))

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from mfv_utils import optimize
-from mfv_utils.metrics import class_scores
-from mfv_utils.models import Unit
+from mfv_utils.optimization import optimize
+from mfv_utils.evaluation.metrics import class_scores
+from mfv_utils.networks.models import Unit
 
 
 def test_schedule_is_the_authors_table():

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from mfv_utils import methods, metrics, models, objectives, param, receptive
-from mfv_utils.objectives import ColourMatch
+from mfv_utils.optimization import methods, objectives, param
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks import models, receptive
+from mfv_utils.optimization.objectives import ColourMatch
 
 
 def test_strict_identity_asks_for_the_representative_not_the_centroid():

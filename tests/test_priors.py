@@ -3,8 +3,9 @@ import pytest
 import torch
 from skimage.restoration import denoise_tv_bregman
 
-from mfv_utils import priors, tv_denoise, tv_kernel
-from mfv_utils.priors import tv_denoise_torch
+from mfv_utils import tv_denoise
+from mfv_utils.optimization import priors, tv_kernel
+from mfv_utils.optimization.priors import tv_denoise_torch
 
 
 def psnr(a, b):

@@ -5,9 +5,10 @@ import pytest
 import torch
 import torchvision
 
-from mfv_utils import facets, metrics
-from mfv_utils.models import Unit, load_model, unit_activation
-from mfv_utils.receptive import Placed, crop_patches, receptive_field
+from mfv_utils import facets
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks.models import Unit, load_model, unit_activation
+from mfv_utils.networks.receptive import Placed, crop_patches, receptive_field
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_a_residual_networks_field_follows_its_main_path():
     ones (99, 211, 435 px at layer2-4), and the map sizes those of the real layers."""
     import timm
 
-    from mfv_utils import any_model, receptive
+    from mfv_utils.networks import any_model, receptive
 
     net = any_model.from_module(timm.create_model("resnet18", pretrained=False))
     fields = {layer: receptive.receptive_field(net, layer) for layer in ("layer2", "layer3", "layer4")}

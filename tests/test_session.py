@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from mfv_utils import session
+from mfv_utils.runtime import session
 
 
 def test_start_seeds_every_generator_and_makes_the_folders(tmp_path):

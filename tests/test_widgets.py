@@ -6,7 +6,7 @@ import html
 import ipywidgets as W
 import pytest
 
-from mfv_utils import widgets
+from mfv_utils.apps import widgets
 
 
 def _all(widget, cls):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import Model, Unit, unit_activation
+from mfv_utils.networks.models import Model, Unit, unit_activation
 
 
 def region_sums(heat: np.ndarray, patch: int) -> np.ndarray:

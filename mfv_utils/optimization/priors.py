@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 try:
-    from .tv_kernel import tv_bregman_nchw
+    from mfv_utils.optimization.tv_kernel import tv_bregman_nchw
 except ImportError:  # numba missing: the torch reference does the job, slower
     tv_bregman_nchw = None
 

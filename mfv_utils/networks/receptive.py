@@ -22,8 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .frozen import same_pads
-from .models import Model
+from mfv_utils.networks.frozen import same_pads
+from mfv_utils.networks.models import Model
 
 
 @dataclass(frozen=True)

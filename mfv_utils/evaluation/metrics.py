@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from .models import Model, channels_per_image, pick_channel
+from mfv_utils.networks.models import Model, channels_per_image, pick_channel
 
 
 def class_scores(model: Model, images: torch.Tensor, target, batch_size: int = 50) -> dict:
@@ -147,7 +147,7 @@ def topk_hits(ranks: np.ndarray, k: int) -> int:
 
 def judge_features(judge: Model, images: torch.Tensor, cache_dir=None) -> np.ndarray:
     """The judge's unit-length code-layer features of 0..255 images (cached like any codes)."""
-    from .facets import layer_codes
+    from mfv_utils.facets import layer_codes
 
     return unit_rows(layer_codes(judge, images, judge.code_layer, cache_dir=cache_dir))
 

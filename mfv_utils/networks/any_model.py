@@ -1,4 +1,4 @@
-"""Any classifier as a :class:`~mfv_utils.models.Model`: a timm or torchvision model by name with a
+"""Any classifier as a :class:`~mfv_utils.networks.models.Model`: a timm or torchvision model by name with a
 local weights file, or an ``nn.Module`` with a list of layer names.
 
 A Model runs named stages in order, so a module is split at its **top-level children**: each
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .models import BUILT_IN, Model, load_state
+from mfv_utils.networks.model import BUILT_IN, Model, load_state
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]) * 255
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]) * 255

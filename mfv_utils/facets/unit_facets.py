@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import facets, metrics, models, receptive
-from . import methods as mfv_methods
+from mfv_utils import facets
+from mfv_utils.evaluation import metrics
+from mfv_utils.networks import models, receptive
+from mfv_utils.optimization import methods as mfv_methods
 
 
 def strongest(column: np.ndarray, n_top: int, count: int) -> tuple[np.ndarray, np.ndarray]:

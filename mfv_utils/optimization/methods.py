@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from . import optimize, param
-from .models import Model, Unit, unit_activation
-from .objectives import (Anchor, ColourMatch, anchor_references, code, colour_directions,
+from mfv_utils.optimization import optimize, param
+from mfv_utils.networks.models import Model, Unit, unit_activation
+from mfv_utils.optimization.objectives import (Anchor, ColourMatch, anchor_references, code, colour_directions,
                          colour_references, cosine, sliced_wasserstein)
-from .progress import bar as progress_bar
-from .transforms import Robustness
+from mfv_utils.runtime.progress import bar as progress_bar
+from mfv_utils.optimization.transforms import Robustness
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The fused CPU kernel behind :func:`mfv_utils.priors.tv_denoise` (numba).
+"""The fused CPU kernel behind :func:`mfv_utils.optimization.priors.tv_denoise` (numba).
 
 skimage's split-Bregman TV (``denoise_tv_bregman``, isotropic) sweeps each image row by row in
 Gauss-Seidel order, so along a row every pixel waits for its left neighbour. The parallelism is
@@ -222,7 +222,7 @@ def tv_bregman(images: np.ndarray, weight: float, max_iter: int = 100, eps: floa
 def tv_bregman_nchw(images: np.ndarray, weight: float, max_iter: int = 100, eps: float = 1e-3,
                     fuse: int = FUSE, nthreads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split-Bregman TV of (N, C, H, W) images (any strides, any float type; torch's layout, so
-    :func:`mfv_utils.priors.tv_denoise` copies nothing): skimage's algorithm, border and
+    :func:`mfv_utils.optimization.priors.tv_denoise` copies nothing): skimage's algorithm, border and
     stopping rule per image (an image stops after the first sweep whose RMS change over its
     pixels and channels is <= eps). Returns the float32 (N, C, H, W) results and, per image,
     the sweep whose change first met eps (or max_iter): skimage's sweep count.
@@ -287,7 +287,7 @@ def _solve(kernel, buf, out, sweeps, weight, max_iter, eps, fuse, nthreads) -> N
 
 def warm_up(widths=(224,)) -> float:
     """Compile (or load from numba's disk cache) the kernels for images of these widths, for the
-    C-contiguous float32 NCHW arrays that :func:`mfv_utils.priors.tv_denoise` passes; returns the
+    C-contiguous float32 NCHW arrays that :func:`mfv_utils.optimization.priors.tv_denoise` passes; returns the
     seconds it took. The first call on a machine compiles (1-2 s, then about 0.5 s per width)."""
     t = time.perf_counter()
     for w in widths:

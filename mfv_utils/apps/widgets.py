@@ -18,8 +18,6 @@ one-line message in the page; the app keeps working.
 """
 from __future__ import annotations
 
-import html
-import io
 import json
 from pathlib import Path
 
@@ -31,76 +29,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from . import data, facets, methods, metrics, plots  # noqa: E402
-from .models import Model, Unit, load_model  # noqa: E402
+from mfv_utils import data, facets
+from mfv_utils.apps import parts
+from mfv_utils.optimization import methods
+from mfv_utils.evaluation import metrics, plots  # noqa: E402
+from mfv_utils.networks.models import Model, Unit, load_model  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIGURES = REPO / "figures"
 IMAGE_SETS = ("paper:bell_pepper", "paper:movie_theater", "imagenette:church", "samples")
 
 
-# ----------------------------------------------------------------------------- small pieces
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=70, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _blank(side: int = 8) -> bytes:
-    """A white placeholder: an Image widget with no bytes shows a broken-image icon."""
-    return _bytes(Image.new("RGB", (side, side), "white"))
-
-
-def _bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format=fmt)
-    return buf.getvalue()
-
-
-def _tile(sheet: Path, row: int, col: int, cell: int, gap: int = 2) -> bytes:
-    """One cell of a :func:`plots.contact_sheet` file, as PNG bytes."""
-    with Image.open(sheet) as im:
-        x, y = col * (cell + gap), row * (cell + gap)
-        return _bytes(im.crop((x, y, x + cell, y + cell)))
-
-
-def _error(status: W.HTML, e: Exception | str) -> None:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    status.value = f'<span class="mfv-error" style="color:#b00">error: {html.escape(text)}</span>'
-
-
-def _ok(status: W.HTML, text: str) -> None:
-    status.value = f'<span class="mfv-status">{html.escape(text)}</span>'
-
-
-def _table(rows: dict) -> str:
-    cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td><b>{html.escape(str(v))}</b></td></tr>"
-                    for k, v in rows.items())
-    return f'<table class="mfv-numbers">{cells}</table>'
-
-
-def _runs(prefix: str, figures) -> list[Path]:
-    """Run folders: those given (a list), or the ones in a figures folder named ``prefix*``."""
-    if isinstance(figures, (list, tuple)):
-        return [Path(r) for r in figures if (Path(r) / "metrics.json").is_file()]
-    return sorted(p.parent for p in Path(figures).glob(f"{prefix}*/metrics.json"))
-
-
-def _load(run: Path) -> dict:
-    path = Path(run) / "metrics.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no figure run in {run} (metrics.json missing): run its notebook first")
-    return json.loads(path.read_text())
-
-
-def _empty_app(title: str, message: str) -> W.VBox:
-    status = W.HTML()
-    _error(status, message)
-    return W.VBox([W.HTML(f"<h3>{html.escape(title)}</h3>"), status])
-
-
-# ----------------------------------------------------------------------------- notebook 01
 def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "efficientnet_lite0",
                     device: str = "auto", method: str = methods.DEFAULT, smoke_factor: float = 0.1,
                     seed: int = 0) -> W.VBox:
@@ -108,7 +47,7 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
     given as a list); "Embed + cluster" computes another image set (a name or a folder) or another
     k, m or layer live. The model (``model``: a name loaded on ``device``, or a loaded
     :class:`Model`) loads on first use."""
-    runs = _runs("01_", figures)
+    runs = parts.runs("01_", figures)
     methods.check_known([method])
     run_box = W.Dropdown(options=[(r.name, str(r)) for r in runs], description="run")
     sets = W.Combobox(value=IMAGE_SETS[0], options=IMAGE_SETS, description="images", placeholder="name or folder",
@@ -128,12 +67,12 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
     mean_img, viz_img = (W.Image(format="png", layout=W.Layout(width="180px")) for _ in range(2))
     members = W.HBox([])
     numbers = W.HTML()
-    result = W.Image(value=_blank(), format="png", layout=W.Layout(width="180px"))
+    result = W.Image(value=parts.blank(), format="png", layout=W.Layout(width="180px"))
     state: dict = {"model": model}
 
     def net() -> Model:
         if isinstance(state["model"], str):
-            _ok(status, f"loading {state['model']} ...")
+            parts.show_ok(status, f"loading {state['model']} ...")
             state["model"] = load_model(state["model"], device=device)
         return state["model"]
 
@@ -142,7 +81,7 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
         fig, ax = plt.subplots(figsize=(6, 6))
         thumbs = state["set"].images if state.get("set") is not None and len(found.labels) <= 400 else None
         plots.facet_scatter(ax, found.embedding, found.labels, found.centroids, thumbs)
-        scatter.value = _png(fig)
+        scatter.value = parts.png(fig)
         facet_box.options = list(range(found.k))
         facet_box.value = None
         facet_box.value = 0
@@ -153,13 +92,13 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
             return
         try:
             run = Path(run_box.value)
-            m = _load(run)
+            m = parts.load_run(run)
             ex = json.loads((run / "explorer.json").read_text())
             image_set = data.load_image_set(ex["images"])
             if len(image_set) != len(ex["labels"]):
                 raise ValueError(f"{ex['images']} now has {len(image_set)} images, the run had {len(ex['labels'])}")
         except (OSError, ValueError, RuntimeError, KeyError) as e:
-            _error(status, e)
+            parts.show_error(status, e)
             return
         emb, labels = np.array(ex["embedding"]), np.array(ex["labels"])
         k = int(labels.max()) + 1
@@ -170,12 +109,12 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
         draw_scatter()
         opt_btn.disabled = image_set.target is None
         ari = m["ari_vs_reference"]
-        _ok(status, f"{run.name}: {len(image_set)} images, {k} facets, method {m['method']!r}"
+        parts.show_ok(status, f"{run.name}: {len(image_set)} images, {k} facets, method {m['method']!r}"
                     + (f" (ARI vs the authors' clusters: {ari:.2f})" if ari is not None else ""))
 
     def on_embed(_=None):
         """Another image set, k, m or layer: Algorithm 1 live."""
-        _ok(status, "coding and embedding ...")
+        parts.show_ok(status, "coding and embedding ...")
         try:
             s = data.load_image_set(sets.value)
             if k_box.value > len(s):
@@ -186,14 +125,14 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
             emb = facets.embed(codes, perplexity=10.0 if len(s) <= 300 else 30.0, seed=seed)
             found = facets.find_facets(emb, k=k_box.value, m=m_box.value, seed=seed)
         except (OSError, ValueError, RuntimeError) as e:
-            _error(status, e)
+            parts.show_error(status, e)
             return
         state.update(run=None, metrics=None, set=s, found=found, means=found.mean_images(s.images),
                      layer=layer_box.value,
                      centroids=metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k))
         draw_scatter()
         opt_btn.disabled = s.target is None
-        _ok(status, f"{sets.value}: {len(s)} images, {found.k} facets" + ("" if s.target else
+        parts.show_ok(status, f"{sets.value}: {len(s)} images, {found.k} facets" + ("" if s.target else
                                                                           " (no class: cannot optimize)"))
 
     def show_facet(*_):
@@ -201,23 +140,23 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
         if j is None or "found" not in state:
             return
         found, s = state["found"], state["set"]
-        mean_img.value = _bytes(Image.fromarray(plots.to_hwc(state["means"][j])))
+        mean_img.value = parts.image_bytes(Image.fromarray(plots.to_hwc(state["means"][j])))
         idx = np.flatnonzero(found.labels == j)[:4]
-        members.children = [W.Image(value=_bytes(Image.fromarray(plots.to_hwc(s.images[i])).resize((96, 96))),
+        members.children = [W.Image(value=parts.image_bytes(Image.fromarray(plots.to_hwc(s.images[i])).resize((96, 96))),
                                     format="png") for i in idx]
         run = state.get("run")
         if run is not None and (run / "facets" / f"facet_{j}.png").is_file():
             row = state["metrics"]["facets"][j]
             viz_img.value = (run / "facets" / f"facet_{j}.png").read_bytes()
-            numbers.value = _table({"cluster size": row["size"],
+            numbers.value = parts.table({"cluster size": row["size"],
                                     "class logit, mean image -> visualization":
                                         f"{row['init_activation']:.1f} -> {row['final_activation']:.1f}",
                                     "rank (0 = top-1)": row["final_rank"], "judge rank": row["judge_rank"],
                                     "nearest its own cluster (judge)": row["facet_identity"],
                                     "colour distance to its cluster": row["color_distance"]})
         else:
-            viz_img.value = _blank()
-            numbers.value = _table({"cluster size": int((found.labels == j).sum()),
+            viz_img.value = parts.blank()
+            numbers.value = parts.table({"cluster size": int((found.labels == j).sum()),
                                     "visualization": "press 'Optimize facet'"})
 
     def on_optimize(_=None):
@@ -239,13 +178,13 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
                               centroids=state["centroids"][j:j + 1], real=[s.images[found.labels == j]],
                               code_layer=state["layer"], progress=False, callback=tick)
         except (OSError, ValueError, RuntimeError) as e:
-            _error(status, e)
+            parts.show_error(status, e)
             return
         state["result"] = res
         before = metrics.class_scores(model_, seeds, s.target.index)
         after = metrics.class_scores(model_, res.images, s.target.index)
-        result.value = _bytes(Image.fromarray(plots.to_hwc(res.images[0])))
-        _ok(status, f"facet {j}: class logit {before['logit'][0]:.1f} -> {after['logit'][0]:.1f}, "
+        result.value = parts.image_bytes(Image.fromarray(plots.to_hwc(res.images[0])))
+        parts.show_ok(status, f"facet {j}: class logit {before['logit'][0]:.1f} -> {after['logit'][0]:.1f}, "
                     f"p {before['prob'][0]:.2f} -> {after['prob'][0]:.2f}")
 
     run_box.observe(show_run, "value")
@@ -264,7 +203,7 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
     if runs:
         show_run()
     else:
-        _error(status, f"no run of notebook 01 in {figures}: compute one live")
+        parts.show_error(status, f"no run of notebook 01 in {figures}: compute one live")
     return app_
 
 
@@ -273,9 +212,9 @@ def hidden_explorer(run: str | Path = FIGURES / "02_hidden_layer_facets") -> W.V
     """Notebook 02's explorer: a layer and one of its drawn units -> its facets and numbers."""
     run = Path(run)
     try:
-        m = _load(run)
+        m = parts.load_run(run)
     except (OSError, ValueError) as e:
-        return _empty_app("Hidden-unit facets (notebook 02)", str(e))
+        return parts.empty_app("Hidden-unit facets (notebook 02)", str(e))
     shown = [u for u in m["units"] if u.get("shown") and u.get("sheet")]
     layers = list(dict.fromkeys(u["layer"] for u in shown))
     layer_box = W.Dropdown(options=layers, description="layer")
@@ -293,7 +232,7 @@ def hidden_explorer(run: str | Path = FIGURES / "02_hidden_layer_facets") -> W.V
             return
         path = run / u["sheet"]
         if not path.is_file():
-            _error(status, f"{path} is missing: rerun notebook 02")
+            parts.show_error(status, f"{path} is missing: rerun notebook 02")
             return
         sheet.value = path.read_bytes()
         cols = u["sheet_columns"]
@@ -306,8 +245,8 @@ def hidden_explorer(run: str | Path = FIGURES / "02_hidden_layer_facets") -> W.V
                                                           f"{b['fidelity']['hf_ratio']:.2f}")
         info["facets the silhouette picks"] = u["k_data"]
         info["class entropy of top images (bits)"] = u["class_entropy"]
-        numbers.value = _table(info)
-        _ok(status, f"{u['layer']} unit {u['channel']}")
+        numbers.value = parts.table(info)
+        parts.show_ok(status, f"{u['layer']} unit {u['channel']}")
 
     layer_box.observe(on_layer, "value")
     unit_box.observe(on_unit, "value")
@@ -323,9 +262,9 @@ def interpolation_explorer(run: str | Path = FIGURES / "03_interpolation_study")
     method's result there, with the snap score q (+1: like the left end, -1: like the right)."""
     run = Path(run)
     try:
-        m = _load(run)
+        m = parts.load_run(run)
     except (OSError, ValueError) as e:
-        return _empty_app("Snap or blend (notebook 03)", str(e))
+        return parts.empty_app("Snap or blend (notebook 03)", str(e))
     series = [r for r in m["start_pairs"] if r.get("sheet")]
     pick = W.Dropdown(options=[(f"{r['images']} pair {r['pair']}", i) for i, r in enumerate(series)],
                       description="series")
@@ -339,10 +278,10 @@ def interpolation_explorer(run: str | Path = FIGURES / "03_interpolation_study")
         s = series[pick.value]
         path = run / s["sheet"]
         if not path.is_file():
-            _error(status, f"{path} is missing: rerun notebook 03")
+            parts.show_error(status, f"{path} is missing: rerun notebook 03")
             return
         t = t_box.value
-        tiles.children = [W.VBox([W.HTML(name), W.Image(value=_tile(path, i, t, 112), format="png",
+        tiles.children = [W.VBox([W.HTML(name), W.Image(value=parts.tile(path, i, t, 112), format="png",
                                                         layout=W.Layout(width="200px"))])
                           for i, name in enumerate(s["sheet_rows"])]
         info = {"t": f"{t / (m['n_interpolants'] + 1):.2f}", "start: q": f"{s['q'][t]:+.2f} ({s['label'][t]})"}
@@ -350,8 +289,8 @@ def interpolation_explorer(run: str | Path = FIGURES / "03_interpolation_study")
             if r["images"] == s["images"] and r["pair"] == s["pair"]:
                 info[f"{r['method']}: q"] = f"{r['q'][t]:+.2f} ({r['label'][t]})" + (
                     ", nearest a third cluster" if r["neither"][t] else "")
-        numbers.value = _table(info)
-        _ok(status, f"{s['images']} pair {s['pair']}, position {t}")
+        numbers.value = parts.table(info)
+        parts.show_ok(status, f"{s['images']} pair {s['pair']}, position {t}")
 
     pick.observe(show, "value")
     t_box.observe(show, "value")
@@ -365,10 +304,10 @@ def priors_explorer(run: str | Path = FIGURES / "04_prior_comparison") -> W.VBox
     measure of that cell and the method's means over the classes."""
     run = Path(run)
     try:
-        m = _load(run)
+        m = parts.load_run(run)
         sheet = m["cells_sheet"]
     except (OSError, ValueError, KeyError) as e:
-        return _empty_app("Image priors compared (notebook 04)", str(e))
+        return parts.empty_app("Image priors compared (notebook 04)", str(e))
     class_box = W.Dropdown(options=[(name, i) for i, name in enumerate(sheet["rows"])], description="class")
     method_box = W.Dropdown(options=sheet["columns"][1:], description="method")
     real_img, img = (W.Image(format="png", layout=W.Layout(width="224px")) for _ in range(2))
@@ -377,17 +316,17 @@ def priors_explorer(run: str | Path = FIGURES / "04_prior_comparison") -> W.VBox
     def show(*_):
         path = run / sheet["file"]
         if not path.is_file():
-            _error(status, f"{path} is missing: rerun notebook 04")
+            parts.show_error(status, f"{path} is missing: rerun notebook 04")
             return
         i, name = class_box.value, method_box.value
-        real_img.value = _tile(path, i, 0, 112)
-        img.value = _tile(path, i, sheet["columns"].index(name), 112)
+        real_img.value = parts.tile(path, i, 0, 112)
+        img.value = parts.tile(path, i, sheet["columns"].index(name), 112)
         cell = next(r for r in m["results"] if r["method"] == name and r["class"] == sheet["rows"][i])
         mean = next(r for r in m["per_method"] if r["method"] == name)
-        numbers.value = _table({key: cell[key] for key in ("start", "prob", "rank", "judge_prob", "judge_rank",
+        numbers.value = parts.table({key: cell[key] for key in ("start", "prob", "rank", "judge_prob", "judge_rank",
                                                            "hf_ratio", "color_distance", "center_share", "n_peaks")}
                                | {"method over all classes: judge top-5": mean["judge_top5"]})
-        _ok(status, f"{sheet['rows'][i]} by {name}")
+        parts.show_ok(status, f"{sheet['rows'][i]} by {name}")
 
     class_box.observe(show, "value")
     method_box.observe(show, "value")

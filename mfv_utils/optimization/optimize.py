@@ -5,7 +5,7 @@ normalized by its mean magnitude, clipping to 0..255 and TV denoising after ever
 Schedules are data: a list of :class:`Phase`, and each prior is a separate piece a phase
 lists: post-step projections (:class:`TV`, :class:`Decay`, :class:`Blur`), differentiable
 penalties subtracted from the objective (:class:`AlphaNorm`, :class:`TVPenalty`) and a random
-transform before the network (:class:`mfv_utils.transforms.Robustness`, e.g. plain jitter).
+transform before the network (:class:`mfv_utils.optimization.transforms.Robustness`, e.g. plain jitter).
 
 All images are (B, 3, H, W) float tensors in 0..255; the B images (e.g. the k facets) are
 optimized together in one batch, each from its own start image, each with its own jitter.
@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import priors
-from .models import Model, Unit, pick_channel, unit_activation
-from .priors import tv_denoise
-from .progress import bar as progress_bar
-from .transforms import Robustness
+from mfv_utils.optimization import priors
+from mfv_utils.networks.models import Model, Unit, pick_channel, unit_activation
+from mfv_utils.optimization.priors import tv_denoise
+from mfv_utils.runtime.progress import bar as progress_bar
+from mfv_utils.optimization.transforms import Robustness
 
 REFERENCE_SIZE = 227  # the authors' AlexNet input; margins are given at this size
 

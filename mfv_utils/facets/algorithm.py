@@ -21,8 +21,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
-from .models import Model
-from .progress import bar as progress_bar
+from mfv_utils.networks.models import Model
+from mfv_utils.runtime.progress import bar as progress_bar
 
 
 def atomic_save_npy(path: Path, array: np.ndarray) -> None:

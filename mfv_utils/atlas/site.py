@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from .atlas import atomic_write, read_manifest
+from mfv_utils.atlas.store import atomic_write, read_manifest
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}

@@ -3,7 +3,7 @@
 The models of :mod:`.models` never train: eval mode, no parameter gradients, one fixed input
 size. So their modules can be rewritten for speed without changing what they compute beyond
 float rounding. Each lever is a function ``lever(model) -> count`` that rewrites a
-:class:`~mfv_utils.models.Model`'s stages in place; :class:`Levers` says which run, as data.
+:class:`~mfv_utils.networks.models.Model`'s stages in place; :class:`Levers` says which run, as data.
 
 - :func:`fold_batchnorm`: every BatchNorm that reads a convolution's output is folded into that
   convolution's weight and bias (timm's ``BatchNormAct2d`` keeps its activation).
@@ -90,11 +90,11 @@ def producer_pairs(model, producers, consumers) -> list[tuple[nn.Module, nn.Modu
 
     hooks = [m.register_forward_hook(after) for m in model.stages.modules() if isinstance(m, producers)]
     hooks += [m.register_forward_pre_hook(before) for m in model.stages.modules() if isinstance(m, consumers)]
-    _probe(model, hooks)
+    probe(model, hooks)
     return pairs
 
 
-def _probe(model, hooks) -> None:
+def probe(model, hooks) -> None:
     """One forward pass of the probe input with ``hooks`` registered, then removed."""
     try:
         with torch.no_grad():
@@ -169,7 +169,7 @@ def static_padding(model) -> int:
     same = [m for m in model.stages.modules() if type(m).__name__ == "Conv2dSame" and m.groups > 1]
     hooks = [m.register_forward_pre_hook(lambda mod, args: sizes.__setitem__(id(mod), tuple(args[0].shape[-2:])))
              for m in same]
-    _probe(model, hooks)
+    probe(model, hooks)
     parents = _parents(model.stages)
     count = 0
     for m in same:
@@ -277,7 +277,7 @@ def compile_stages(model) -> int:
 
 
 def apply(model, levers: Levers = DEFAULT) -> dict[str, int]:
-    """Rewrite ``model`` (a frozen :class:`~mfv_utils.models.Model`) with ``levers``, check its
+    """Rewrite ``model`` (a frozen :class:`~mfv_utils.networks.models.Model`) with ``levers``, check its
     logits against the original's on :func:`probe_input`, and return what each lever changed."""
     reference = copy.deepcopy(model.stages) if levers != EAGER else None
     x = probe_input(model, 2)
