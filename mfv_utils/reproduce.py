@@ -3,7 +3,7 @@
 ``make run`` writes notebook 01's folder under ``build/`` (never over the committed
 ``figures/``) and ends with this table: each headline number of your ``metrics.json`` beside the
 committed folder's, the difference, and whether it lies within the spread between machines that
-the README's *Reproducibility* section states (the clusters the same; a share of facets within
+the *Reproducibility* part of docs/tests.md states (the clusters the same; a share of facets within
 one facet in ten; a count of facets within one; the judge's top-1 within four, as church moved
 7 -> 3). A number without a stated spread is shown, not judged. Exit code 0 either way: a
 difference is information, not an error; a missing or unreadable ``metrics.json`` is a one-line

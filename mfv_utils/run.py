@@ -38,6 +38,7 @@ SKIPPED_RE = re.compile(r"SkippedFileWarning: (skipped .*)")
 DISPLAY_RE = re.compile(r"^<IPython\.core\.display\.\w+ object>$")
 CELL_RE = re.compile(r"^Executing Cell (\d+)-*$")
 PROGRESS_MODES = ("tty", "lines", "quiet")
+JPEG_QUALITY = 85  # figures embedded in an executed notebook (the PNG files beside it stay PNG)
 
 
 def sections(nb) -> list[str]:
@@ -171,6 +172,7 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, smoke: bo
         papermill.execute_notebook(str(source_ipynb), str(out), parameters=params, kernel_name="python3",
                                    cwd=str(cwd or REPO), log_output=log_output, progress_bar=False,
                                    execution_timeout=timeout, extra_arguments=KERNEL_ARGS)
+    jpeg_figures(out)
     out_dir = params.get("out_dir", default_parameter(source_ipynb, "out_dir"))
     if out_dir:
         beside = Path(cwd or REPO) / out_dir / f"{src.stem}.ipynb"
@@ -178,6 +180,38 @@ def run_notebook(notebook: str | Path, parameters: dict | None = None, smoke: bo
         tmp.write_bytes(out.read_bytes())
         tmp.replace(beside)  # atomically: a reader never opens half a notebook
     return out
+
+
+def jpeg_figures(path: str | Path, quality: int = JPEG_QUALITY) -> int:
+    """Re-encode every PNG figure embedded in the executed notebook ``path`` as JPEG (RGB on white),
+    in place and atomically; returns how many. The figure files themselves stay PNG: this only
+    keeps the executed notebooks (what a reader opens beside them) small in the repository."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    count = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" not in data:
+                continue
+            with Image.open(io.BytesIO(base64.b64decode(data["image/png"]))) as im:
+                im = im.convert("RGBA")
+                flat = Image.new("RGB", im.size, "white")
+                flat.paste(im, mask=im.getchannel("A"))
+            buf = io.BytesIO()
+            flat.save(buf, format="JPEG", quality=quality)
+            del data["image/png"]
+            data["image/jpeg"] = base64.b64encode(buf.getvalue()).decode()
+            count += 1
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(path)
+    return count
 
 
 def default_parameter(notebook: str | Path, name: str):

@@ -128,8 +128,10 @@ _STARTED = time.time()
 
 
 def _ours(p, me) -> bool:
-    """A process this test session started: below pytest, or started since with this checkout's
-    Python or this repository in its command line (an orphan that was re-parented)."""
+    """A process this test session started: below pytest, or an orphan of it: started since, with
+    this checkout's Python or this repository in its command line, and re-parented (every ancestor
+    but init started since too). Another job of the same checkout (a notebook run in a second
+    shell) has a parent that predates the session: not ours, never killed."""
     try:
         if p.pid == me.pid or p.create_time() < _STARTED - 1:
             return False
@@ -138,7 +140,9 @@ def _ours(p, me) -> bool:
             return False  # pytest's own multiprocessing helpers: they end with it (EOF on their pipe)
         if me in p.parents():
             return True
-        return sys.prefix in line or str(REPO) in line
+        if not (sys.prefix in line or str(REPO) in line):
+            return False
+        return all(a.pid == 1 or a.create_time() >= _STARTED - 1 for a in p.parents())
     except Exception:  # gone, or not ours to read
         return False
 

@@ -1,5 +1,6 @@
 """The speed levers of mfv_utils.networks.frozen: what they rewrite, and that the network computes the same."""
 import dataclasses
+import warnings
 
 import pytest
 import torch
@@ -118,3 +119,46 @@ def test_apply_refuses_a_rewrite_that_changes_the_outputs():
     with pytest.raises(RuntimeError, match=r"changed toy's logits by .* load it with levers=frozen.EAGER"):
         frozen.apply(model, dataclasses.replace(frozen.DEFAULT, keep_freed_memory=False))
     assert isinstance(model.stages["block"].bn, nn.BatchNorm2d)  # restored
+
+
+@pytest.fixture
+def fresh_probe():
+    """frozen.fused_conv_works is probed once per process: cleared before and after a test."""
+    frozen.fused_conv_works.cache_clear()
+    yield
+    frozen.fused_conv_works.cache_clear()
+
+
+def test_the_private_fused_op_is_probed_and_agrees_here(fresh_probe):
+    """torch.ops.mkldnn._convolution_pointwise exists in the locked torch and matches the plain path."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", frozen.LeverOffWarning)
+        assert frozen.fused_conv_works()
+
+
+def test_a_missing_fused_op_leaves_the_lever_off_with_one_warning(fresh_probe, monkeypatch, eager, bell_pepper):
+    """A torch without the private op: the model is built anyway, without ConvAct, its logits those
+    of the eager network, and one one-line warning says why."""
+    monkeypatch.setattr(frozen, "FUSED_OP", ("mkldnn", "_no_such_convolution"))
+    with pytest.warns(frozen.LeverOffWarning) as caught:
+        net = models.load_model()
+    assert len(caught) == 1
+    text = str(caught[0].message)
+    assert "\n" not in text and "fuse_activation stays off" in text and "_no_such_convolution" in text
+    assert not any(isinstance(m, frozen.ConvAct) for m in net.stages.modules())
+    with torch.no_grad():
+        a, b = eager(bell_pepper.images), net(bell_pepper.images)
+    assert float((a - b).abs().max() / a.abs().max()) < 1e-4
+
+
+def test_a_fused_op_with_wrong_gradients_is_refused(fresh_probe, monkeypatch):
+    """An op that exists but whose input gradient disagrees with the plain path stays unused."""
+    real = frozen._ConvActFunction.backward
+
+    def off(ctx, grad):
+        gx, *rest = real(ctx, grad)
+        return (gx * 1.01, *rest)
+
+    monkeypatch.setattr(frozen._ConvActFunction, "backward", staticmethod(off))
+    with pytest.warns(frozen.LeverOffWarning, match="input gradient differs"):
+        assert not frozen.fused_conv_works()

@@ -124,8 +124,9 @@ def test_runner_takes_a_stem_and_names_skipped_files(tmp_path, bell_pepper):
     assert m["n_images"] == 12 and [r["method"] for r in m["methods"]] == ["facet", "seed", "real"]
     # the executed notebook lands beside the figures, with them inline (what a reader opens)
     nb = nbformat.read(out / "01_bell_pepper_tsne.ipynb", as_version=4)
-    pngs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(pngs) == 4  # mean images, Fig. 2, Fig. 4, methods
+    shown = [o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    jpegs = [d for d in shown if "image/jpeg" in d]
+    assert len(jpegs) == 4 and not any("image/png" in d for d in shown)  # mean images, Fig. 2, Fig. 4, methods
     assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
 
 

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import functools
 import math
 import os
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -186,12 +188,63 @@ def static_padding(model) -> int:
     return count
 
 
+# oneDNN's fused convolution + activation is a private op of torch (no stable API): it is looked up
+# by name, and checked on a probe before any model uses it (fused_conv_works).
+FUSED_OP = ("mkldnn", "_convolution_pointwise")
+
+
+class LeverOffWarning(UserWarning):
+    """A speed lever stays off on this installation (the model runs its plain path)."""
+
+
+def fused_conv(x, weight, bias, conf, attr, scalars):
+    """``attr(conv(x))`` by oneDNN's fused kernel (:data:`FUSED_OP`)."""
+    namespace, name = FUSED_OP
+    return getattr(getattr(torch.ops, namespace), name)(x, weight, bias, *conf, attr, scalars, "")
+
+
+@functools.lru_cache(maxsize=None)
+def fused_conv_works() -> bool:
+    """Whether the fused op exists here and agrees with the plain path (forward and input gradient,
+    ReLU and ReLU6, a strided and a grouped convolution, to float32 rounding) on a probe. Otherwise
+    :func:`fuse_activation` stays off, with one :class:`LeverOffWarning` naming the reason."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    gen = torch.Generator().manual_seed(0)
+    try:
+        for act in (nn.ReLU(), nn.ReLU6()):
+            for conv in (nn.Conv2d(4, 8, 3, stride=1, padding=1), nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)):
+                conv = conv.requires_grad_(False).eval()
+                with torch.no_grad():
+                    conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen))
+                    conv.bias.copy_(torch.randn(conv.bias.shape, generator=gen))
+                x = torch.randn(2, conv.in_channels, 11, 11, generator=gen) * 3
+                fused, plain = ConvAct(conv, act), nn.Sequential(conv, act)
+                outs, grads = [], []
+                for net in (fused, plain):
+                    xi = x.clone().requires_grad_(True)
+                    y = net(xi)
+                    (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+                    outs.append(y.detach())
+                    grads.append(xi.grad)
+                for a, b, what in ((*outs, "forward"), (*grads, "input gradient")):
+                    if a.shape != b.shape or (a - b).abs().max() > 1e-4 * b.abs().max().clamp_min(1e-6):
+                        raise ValueError(f"its {what} differs from the plain path on a probe")
+    except Exception as e:  # noqa: BLE001 - any failure of a private op means: do not use it
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        warnings.warn(f"fuse_activation stays off: torch.ops.{'.'.join(FUSED_OP)} in torch {torch.__version__}: "
+                      f"{reason} (the model runs convolution and activation apart: same outputs, slower)",
+                      LeverOffWarning, stacklevel=3)
+        return False
+    return True
+
+
 class _ConvActFunction(torch.autograd.Function):
     """oneDNN's convolution with its activation fused; backward: the input's gradient only."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, conf, attr, scalars):
-        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, *conf, attr, scalars, "")
+        y = fused_conv(x, weight, bias, conf, attr, scalars)
         ctx.save_for_backward(x, weight, y)
         ctx.conf, ctx.attr, ctx.scalars = conf, attr, scalars
         return y
@@ -228,7 +281,7 @@ class ConvAct(nn.Module):
         conf = (list(c.padding), list(c.stride), list(c.dilation), c.groups)
         if torch.is_grad_enabled() and x.requires_grad:
             return _ConvActFunction.apply(x, c.weight, c.bias, conf, self.attr, self.scalars)
-        return torch.ops.mkldnn._convolution_pointwise(x, c.weight, c.bias, *conf, self.attr, self.scalars, "")
+        return fused_conv(x, c.weight, c.bias, conf, self.attr, self.scalars)
 
 
 def fuse_activation(model) -> int:
@@ -238,7 +291,7 @@ def fuse_activation(model) -> int:
     for m in model.stages.modules():
         if isinstance(m, (nn.ReLU, nn.Hardtanh)):
             m.inplace = False
-    if not torch.backends.mkldnn.is_available():
+    if not fused_conv_works():
         return 0
     parents = _parents(model.stages)
     count = 0
