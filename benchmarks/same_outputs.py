@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.py"))
-MACHINE = re.compile(r"second|speed|wall|elapsed|timing|provenance", re.I)
+MACHINE = re.compile(r"second|speed|wall|elapsed|timing|started|provenance", re.I)
 
 
 def git(*args: str, cwd: Path = REPO) -> str:

@@ -131,6 +131,38 @@ def test_a_killed_run_resumes_and_recomputes_only_unfinished_units(serial_store,
     assert not [p for p in (store / "units").iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
+def test_a_damaged_store_is_never_served_and_the_next_run_recomputes_it(serial_store, tmp_path):
+    """Issue 33's store faults: a truncated unit.json (unit 945), a missing member strip (unit 0) and
+    a facet image cut short (unit 1), as a disk filled mid-write or an interrupted copy leaves them.
+    The site lists all three as damaged (no card, no page: the old site carded 0 and 1 with broken
+    images and crashed on 945), and the next run recomputes exactly them, back to the same bytes."""
+    import shutil
+
+    store = tmp_path / "damaged"
+    shutil.copytree(serial_store, store)
+    unit_json = store / "units" / "945" / "unit.json"
+    unit_json.write_bytes(unit_json.read_bytes()[:200])
+    (store / "units" / "0" / "members_1.jpg").unlink()
+    facet = store / "units" / "1" / "facet_0.jpg"
+    facet.write_bytes(facet.read_bytes()[:-500])
+    for u in ("0", "1"):
+        (store / "units" / u / "index.html").unlink(missing_ok=True)
+    site = atlas("site", str(store))
+    assert site.returncode == 0, site.stderr[-2000:]
+    index = (store / "index.html").read_text()
+    assert "class='card'" not in index and index.count("damaged in the store") == 3
+    assert "members_1.jpg is missing" in index and "facet_0.jpg is cut short" in index
+    assert "unreadable unit.json" in index
+    assert not (store / "units" / "0" / "index.html").exists()
+    assert len([line for line in site.stderr.splitlines() if line.startswith("warning: ")]) == 3
+    again = atlas("--units", UNITS, "--out", str(store), "--workers", "1", *BASE)
+    assert again.returncode == 0, again.stderr[-3000:]
+    last = json.loads((store / "manifest.json").read_text())["runs"][-1]
+    assert last["recomputed_damaged"] == [0, 1, 945] and sorted(last["computed"]) == [0, 1, 945]
+    assert "unit 0 is damaged in the store (members_1.jpg is missing): recomputing it" in again.stderr
+    assert files(store) == files(serial_store)
+
+
 def test_a_unit_that_cannot_be_rendered_is_recorded_and_the_run_goes_on(tmp_path):
     """AlexNet with random weights (saved to disk): fc7 unit 0 never fires on the 300 images
     (1,060 of its 4,096 units are dead), units 1 and 3 do."""

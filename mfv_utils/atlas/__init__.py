@@ -6,10 +6,10 @@ and :mod:`.site` writes the store's static site. The names of all but the site a
 """
 from .tasks import (STORE_VERSION, THUMB, MEMBER, MEMBERS_SHOWN, Spec, context, pool_ref, worker_context,
                     unit_key, one_thread, quiet_steps, render_unit)
-from .store import (atomic_write, write_unit, stored_key, read_manifest)
-from .cluster import (WORKER_CONFIG, kept_environ, local_cluster)
+from .store import (atomic_write, write_unit, unit_files, check_unit, stored_key, read_manifest)
+from .cluster import (WORKER_CONFIG, CONNECT_TIMEOUT, kept_environ, local_cluster, connect)
 from .engine import (parse_units, run)
 __all__ = ["STORE_VERSION", "THUMB", "MEMBER", "MEMBERS_SHOWN", "Spec", "context", "pool_ref",
            "worker_context", "unit_key", "one_thread", "quiet_steps", "render_unit", "atomic_write",
-           "write_unit", "stored_key", "read_manifest", "WORKER_CONFIG", "kept_environ", "local_cluster",
-           "parse_units", "run"]
+           "write_unit", "unit_files", "check_unit", "stored_key", "read_manifest", "WORKER_CONFIG",
+           "CONNECT_TIMEOUT", "kept_environ", "local_cluster", "connect", "parse_units", "run"]

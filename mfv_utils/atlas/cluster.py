@@ -60,3 +60,19 @@ def local_cluster(n: int):
             yield cluster
 
 
+
+
+CONNECT_TIMEOUT = 5.0  # seconds an atlas waits for a scheduler given by --scheduler
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT):
+    """A Dask ``Client`` of the scheduler at ``address``; a one-line ValueError within ``timeout``
+    seconds when none answers there (distributed's own client would retry for 30 s and then
+    raise a traceback)."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise ValueError(f"no Dask scheduler answers at {address} within {timeout:g} s "
+                         f"({type(e).__name__}): start one with `dask scheduler`, or leave out --scheduler") from None

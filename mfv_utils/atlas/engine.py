@@ -9,8 +9,8 @@ from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from mfv_utils.atlas.cluster import local_cluster
-from mfv_utils.atlas.store import atomic_write, read_manifest, stored_key, write_unit
+from mfv_utils.atlas.cluster import connect, local_cluster
+from mfv_utils.atlas.store import atomic_write, check_unit, read_manifest, stored_key, write_unit
 from mfv_utils.atlas.tasks import Spec, context, pool_ref, render_unit, unit_key
 
 def parse_units(text: str) -> list[int]:
@@ -31,10 +31,21 @@ def parse_units(text: str) -> list[int]:
 # ----------------------------------------------------------------------------- running
 def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = None, scheduler: str | None = None,
         progress: bool = True) -> dict:
-    """Render ``units`` into the store ``out`` (see the module docstring); returns the manifest."""
+    """Render ``units`` into the store ``out`` (see the package docstring); returns the manifest.
+    With ``scheduler``, its client connects first: a scheduler that is not there is a one-line
+    ValueError within :data:`~.cluster.CONNECT_TIMEOUT` seconds, before anything is loaded."""
+    remote = connect(scheduler) if scheduler is not None else None
+    try:
+        return _run(spec, units, Path(out), workers, remote, progress)
+    finally:
+        if remote is not None:
+            remote.close()
+
+
+def _run(spec: Spec, units: list[int], out: Path, workers: int | None, remote, progress: bool) -> dict:
     from mfv_utils.runtime.progress import bar
 
-    out = Path(out)
+    scheduler = remote.scheduler.address if remote is not None else None
     spec = replace(spec, cache=str(Path(spec.cache).resolve()), pool=tuple(spec.pool))
     if spec.k != "auto" and not 2 <= int(spec.k) <= 10:
         raise ValueError(f"k must be 2..10 or 'auto', got {spec.k!r}")
@@ -59,17 +70,22 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
     manifest.update(identity=identity, spec={**asdict(spec), "cache": None})
     keys = {u: unit_key(spec, identity, u) for u in units}
     todo = [u for u in units if stored_key(out, u) != keys[u]]
-    changed = [u for u in todo if (out / "units" / str(u)).exists()]
+    damaged = {u: check_unit(out / "units" / str(u))[1] for u in todo if (out / "units" / str(u)).exists()}
+    damaged = {u: why for u, why in damaged.items() if why is not None}
+    changed = [u for u in todo if (out / "units" / str(u)).exists() and u not in damaged]
     for u in units:
         if u not in todo:
             manifest["units"][str(u)] = {**manifest["units"].get(str(u), {}), "status": "done", "key": keys[u]}
     out.mkdir(parents=True, exist_ok=True)
     this_run = {"asked": len(units), "reused": len(units) - len(todo), "recomputed_changed": len(changed),
+                "recomputed_damaged": sorted(damaged),
                 "computed": [], "failed": [], "workers": None, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     manifest.setdefault("runs", []).append(this_run)
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     if changed:
         print(f"{len(changed)} stored units were made from other inputs: recomputing them", file=sys.stderr)
+    for u, why in damaged.items():
+        print(f"unit {u} is damaged in the store ({why}): recomputing it", file=sys.stderr)
 
     def record(result):
         u = str(result["unit"])
@@ -94,7 +110,8 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
 
         n = workers or os.cpu_count() or 1
         this_run["workers"] = f"LocalCluster({n})" if scheduler is None else scheduler
-        with (local_cluster(n) if scheduler is None else nullcontext(scheduler)) as cluster, Client(cluster) as client:
+        with (local_cluster(n) if remote is None else nullcontext(None)) as cluster, \
+                (Client(cluster) if remote is None else nullcontext(remote)) as client:
             ref = client.scatter(pool_ref(ctx), broadcast=True)
             futures = client.map(render_unit, [spec] * len(todo), todo, ref=ref, pure=False)
             for fut in as_completed(futures):

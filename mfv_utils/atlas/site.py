@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import sys
 from pathlib import Path
 
-from mfv_utils.atlas.store import atomic_write, read_manifest
+from mfv_utils.atlas.store import atomic_write, check_unit, read_manifest
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
@@ -69,10 +68,15 @@ def write_site(store: str | Path) -> Path:
     cards, failed = [], []
     for u, entry in sorted(manifest["units"].items(), key=lambda kv: int(kv[0])):
         folder = store / "units" / u
-        if entry["status"] != "done" or not (folder / "unit.json").is_file():
+        if entry["status"] != "done":
             failed.append(f"<li class='failed'>unit {u}: {html.escape(entry.get('reason', 'not done'))}</li>")
             continue
-        record = json.loads((folder / "unit.json").read_text())
+        record, damage = check_unit(folder)
+        if record is None:  # never a broken card: listed, and recomputed by the next run
+            failed.append(f"<li class='failed'>unit {u}: damaged in the store ({html.escape(damage)}); "
+                          f"rerun the atlas to recompute it</li>")
+            print(f"warning: {folder}: {damage}; skipped (the next atlas run recomputes it)", file=sys.stderr)
+            continue
         _write(folder / "index.html", unit_page(record))
         label = f"{u}" + (f" · {record['name']}" if record["name"] else "")
         thumb = "facet_0.jpg" if record["drawn"] else "members_0.jpg"
@@ -91,7 +95,7 @@ def write_site(store: str | Path) -> Path:
             f"<input id='search' type='search' placeholder='search unit id or class name'> "
             f"<span class='meta'><span id='count'>{len(cards)}</span> shown</span>"
             f"<div class='grid'>{''.join(cards)}</div>"
-            + (f"<h2>Failed units</h2><ul>{''.join(failed)}</ul>" if failed else "") + script)
+            + (f"<h2>Failed or damaged units</h2><ul>{''.join(failed)}</ul>" if failed else "") + script)
     _write(store / "style.css", STYLE)
     index = store / "index.html"
     _write(index, _page(title, body, root=""))

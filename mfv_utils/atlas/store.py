@@ -33,11 +33,41 @@ def write_unit(out: Path, result: dict) -> None:
         os.replace(tmp, final)
 
 
-def stored_key(out: Path, unit: int) -> str | None:
+def unit_files(record: dict) -> list[str]:
+    """The image files a unit's ``unit.json`` stands on: every facet's members, the drawn facets'."""
+    return ([f"members_{j}.jpg" for j in range(len(record["facets"]))]
+            + [f"facet_{j}.jpg" for j in range(int(record["drawn"]))])
+
+
+def check_unit(folder: Path) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a whole unit folder, else ``(None, what is wrong)``: no or an unreadable
+    ``unit.json`` (a truncated write), or an image it names missing or cut short (a JPEG ends
+    with its EOI marker; a copy interrupted or a disk filled mid-write leaves it without one)."""
     try:
-        return json.loads((out / "units" / str(unit) / "unit.json").read_text())["key"]
-    except (OSError, ValueError, KeyError):
-        return None
+        record = json.loads((folder / "unit.json").read_text())
+        names = unit_files(record)
+        key = record["key"]
+    except FileNotFoundError:
+        return None, "no unit.json"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return None, f"unreadable unit.json ({type(e).__name__})"
+    for name in names:
+        try:
+            with open(folder / name, "rb") as f:
+                f.seek(-2, os.SEEK_END)
+                if f.read(2) != b"\xff\xd9":
+                    return None, f"{name} is cut short"
+        except FileNotFoundError:
+            return None, f"{name} is missing"
+        except OSError:
+            return None, f"{name} is unreadable or empty"
+    return (record if isinstance(key, str) else None), (None if isinstance(key, str) else "no key in unit.json")
+
+
+def stored_key(out: Path, unit: int) -> str | None:
+    """The key of a whole stored unit (None: absent or damaged, so the next run recomputes it)."""
+    record, _ = check_unit(Path(out) / "units" / str(unit))
+    return None if record is None else record["key"]
 
 
 def read_manifest(out: Path) -> dict | None:
