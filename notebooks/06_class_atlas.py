@@ -41,6 +41,7 @@ k = 10  # facets per unit (Algorithm 1)
 draw = 4  # facets visualized per unit, the largest first (Fig. S4 draws 4)
 s4_classes = 8  # classes of Fig. S4: the first 8 of the rule
 workers = None  # Dask LocalCluster workers (None: one per core); 1: a serial loop
+device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU (a unit's key holds the device type)
 seed = 0
 smoke = False  # True: 3 units, about 15 optimization steps each (CI)
 out_dir = "figures/06_class_atlas"
@@ -70,7 +71,7 @@ if units is None:
     units = [int(c) for c in np.argsort(-counts, kind="stable")[:n_classes]]
     print("pool images per class:", {names[u]: int(counts[u]) for u in units})
 units = [int(u) for u in units][: 3 if smoke else None]
-spec = atlas.Spec(model=model, layer=layer, pool=tuple(pool), k=k, draw=draw, seed=seed, smoke=smoke)
+spec = atlas.Spec(model=model, layer=layer, pool=tuple(pool), k=k, draw=draw, seed=seed, smoke=smoke, device=device)
 manifest = atlas.run(spec, units, store, workers=workers, progress=False)
 last = manifest["runs"][-1]
 print(f"{len(last['computed'])} units computed, {last['reused']} reused from the store, {len(last['failed'])} failed, "

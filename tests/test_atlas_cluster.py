@@ -142,3 +142,22 @@ def test_a_scheduler_that_is_not_there_is_a_one_line_error_within_seconds(tmp_pa
     # it connects before it loads anything (so the wait is the 5 s connect timeout, not a model load)
     assert not (tmp_path / "s").exists()
     print(f"\nno scheduler: the error came after {took:.1f} s")
+
+
+def test_the_device_is_resolved_once_per_run_and_a_missing_gpu_is_one_line(serial_store, tmp_path):
+    """--device auto (the default) is the CPU on this machine, with the serial store's keys and
+    bytes; --device cuda where no GPU is visible is a one-line error before anything runs."""
+    import torch
+
+    from mfv_utils import atlas as mfv_atlas
+
+    assert mfv_atlas.run_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    manifest = json.loads((serial_store / "manifest.json").read_text())
+    assert manifest["spec"]["device"] == mfv_atlas.run_device("auto")
+    assert manifest["identity"]["numerics"].endswith("@" + mfv_atlas.run_device("auto"))
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: the missing-GPU error cannot be shown here")
+    proc = atlas("--units", "945", "--out", str(tmp_path / "g"), "--device", "cuda", *BASE)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: device 'cuda' is not available"), proc.stderr

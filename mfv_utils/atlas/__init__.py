@@ -8,8 +8,8 @@ from .tasks import (STORE_VERSION, THUMB, MEMBER, MEMBERS_SHOWN, Spec, context, 
                     unit_key, one_thread, quiet_steps, render_unit)
 from .store import (atomic_write, write_unit, unit_files, check_unit, stored_key, read_manifest)
 from .cluster import (WORKER_CONFIG, CONNECT_TIMEOUT, kept_environ, local_cluster, connect)
-from .engine import (parse_units, run)
+from .engine import (parse_units, run, run_device)
 __all__ = ["STORE_VERSION", "THUMB", "MEMBER", "MEMBERS_SHOWN", "Spec", "context", "pool_ref",
            "worker_context", "unit_key", "one_thread", "quiet_steps", "render_unit", "atomic_write",
            "write_unit", "unit_files", "check_unit", "stored_key", "read_manifest", "WORKER_CONFIG",
-           "CONNECT_TIMEOUT", "kept_environ", "local_cluster", "connect", "parse_units", "run"]
+           "CONNECT_TIMEOUT", "kept_environ", "local_cluster", "connect", "parse_units", "run", "run_device"]

@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pool", nargs="+", default=list(Spec.pool), help="pool parts or folders")
     ap.add_argument("--method", default=Spec.method)
     ap.add_argument("--seed", type=int, default=Spec.seed)
+    ap.add_argument("--device", default=Spec.device, help="auto (default: CUDA where every worker has a GPU, "
+                    "else the CPU), cpu or cuda")
     ap.add_argument("--smoke", action="store_true", help="about 15 optimization steps (CI)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
         spec = Spec(model=args.model, weights=args.weights, layer=args.layer, pool=tuple(args.pool),
                     top_n=args.top_n if args.top_n < 1 else int(args.top_n),
                     k=args.k if args.k == "auto" else int(args.k), m=args.m, draw=args.draw, method=args.method,
-                    seed=args.seed, smoke=args.smoke)
+                    seed=args.seed, smoke=args.smoke, device=args.device)
         manifest = run(spec, parse_units(args.units), args.out, workers=args.workers, scheduler=args.scheduler,
                        progress=not args.quiet)
     except ValueError as e:

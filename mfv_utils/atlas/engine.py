@@ -42,10 +42,40 @@ def run(spec: Spec, units: list[int], out: str | Path, workers: int | None = Non
             remote.close()
 
 
+def run_device(device: str, remote=None) -> str:
+    """The one device type a run computes on, from ``device`` ("auto", "cpu", "cuda[:N]"): "auto" is
+    CUDA when this machine (serial, LocalCluster) or every worker of ``remote`` sees a GPU, else the
+    CPU. Workers that differ, or a device that is not there, are a one-line ValueError. A unit's key
+    holds the device type (through the model's numerics): the bytes differ across device types."""
+    from mfv_utils.networks import models
+
+    if remote is None:
+        return models.resolve_device(device).type
+    import torch
+
+    def has_gpu() -> bool:
+        return bool(torch.cuda.is_available())
+
+    seen = remote.run(has_gpu)
+    if not seen:
+        raise ValueError(f"the scheduler at {remote.scheduler.address} has no workers")
+    gpus = sum(seen.values())
+    if str(device) == "auto":
+        if 0 < gpus < len(seen):
+            raise ValueError(f"{gpus} of the {len(seen)} workers see a GPU: pass --device cpu, or run the GPU "
+                             "workers on a scheduler of their own (a unit's bytes depend on the device type)")
+        return "cuda" if gpus else "cpu"
+    kind = models.resolve_device(device).type if str(device).startswith("cpu") else str(device).split(":")[0]
+    if kind == "cuda" and gpus < len(seen):
+        raise ValueError(f"--device {device}: {len(seen) - gpus} of the {len(seen)} workers see no GPU")
+    return kind
+
+
 def _run(spec: Spec, units: list[int], out: Path, workers: int | None, remote, progress: bool) -> dict:
     from mfv_utils.runtime.progress import bar
 
     scheduler = remote.scheduler.address if remote is not None else None
+    spec = replace(spec, device=run_device(spec.device, remote))
     spec = replace(spec, cache=str(Path(spec.cache).resolve()), pool=tuple(spec.pool))
     if spec.k != "auto" and not 2 <= int(spec.k) <= 10:
         raise ValueError(f"k must be 2..10 or 'auto', got {spec.k!r}")

@@ -36,6 +36,7 @@ class Spec:
     judge: str = "efficientnet_lite2"  # held-out network of the facet-identity measure
     seed: int = 0
     smoke: bool = False  # about 15 optimization steps (CI)
+    device: str = "auto"  # "auto" | "cpu" | "cuda": a run resolves it once, for all its workers (engine)
     cache: str = ".cache/codes"  # where the pool's codes are cached (absolute once a run starts)
 
 
@@ -44,7 +45,7 @@ _CONTEXT: dict = {}  # per process: the loaded models, pool and codes of the las
 
 
 def _spec_key(spec: Spec) -> tuple:
-    return (spec.model, spec.weights, spec.layer, tuple(spec.pool), spec.judge, spec.cache)
+    return (spec.model, spec.weights, spec.layer, tuple(spec.pool), spec.judge, spec.cache, spec.device)
 
 
 def context(spec: Spec) -> dict:
@@ -55,7 +56,7 @@ def context(spec: Spec) -> dict:
         from mfv_utils.networks import models, receptive
         from mfv_utils.evaluation import provenance
 
-        net = models.load_model(spec.model, spec.weights, device="cpu")
+        net = models.load_model(spec.model, spec.weights, device=spec.device)
         layer = net.check_layer(spec.layer)
         field = receptive.receptive_field(net, layer)
         pool = data.load_pool(list(spec.pool), size=net.input_size)
@@ -99,7 +100,7 @@ def worker_context(spec: Spec, ref: dict) -> dict:
     from mfv_utils import data
     from mfv_utils.networks import models, receptive
 
-    net = models.load_model(spec.model, spec.weights, device="cpu")
+    net = models.load_model(spec.model, spec.weights, device=spec.device)
     column = np.load(path)
     if net.numerics != ref["identity"]["numerics"] or len(column) != len(ref["paths"]):
         return context(spec)
@@ -114,7 +115,9 @@ def worker_context(spec: Spec, ref: dict) -> dict:
 
 def unit_key(spec: Spec, identity: dict, unit: int) -> str:
     """The content key of one unit: its inputs' identity, the spec's choices and the unit."""
-    choices = {k: v for k, v in asdict(spec).items() if k not in ("model", "weights", "pool", "cache")}
+    # the device type is in the identity (the model's numerics, e.g. "folded@cpu"), so CPU keys
+    # are those of stores made before the device became a choice
+    choices = {k: v for k, v in asdict(spec).items() if k not in ("model", "weights", "pool", "cache", "device")}
     blob = json.dumps({"identity": identity, "choices": choices, "unit": int(unit)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -202,7 +205,7 @@ def _render(spec: Spec, ctx: dict, unit: int, key: str) -> dict[str, bytes]:
     v = unit_facets.visualize(recipe, net, layer, field, at, [drawn], seed=spec.seed)
     # facet identity by the held-out judge: each drawn facet nearest its own cluster's real images
     if ctx["judge"] is None:
-        ctx["judge"] = models.load_model(spec.judge, device="cpu")
+        ctx["judge"] = models.load_model(spec.judge, device=spec.device)
     top = found["top"]
     real = metrics.judge_features(ctx["judge"], receptive.crop_patches(pool.images[top], box, fill))
     viz = metrics.judge_features(ctx["judge"], v["images"])
