@@ -4,7 +4,8 @@ Runs every notebook's smoke run (``python -m mfv_utils.run STEM --smoke``) twice
 once in a clean checkout of REV (default ``HEAD~1``, made with ``git worktree`` under ``build/``)
 and once in this working tree, then compares, per notebook,
 
-* every figure (``*.png``) byte for byte, and
+* every file it writes (figures, image sheets, an atlas's units and site) byte for byte, but the
+  executed notebook (it holds timings) and an atlas's ``manifest.json`` (its run log), and
 * ``metrics.json`` value for value, leaving out what measures the machine rather than the method
   (keys naming seconds, speed or wall time, and ``provenance``).
 
@@ -62,8 +63,11 @@ def method_values(obj, path: str = "") -> dict[str, object]:
 def compare(base: Path, head: Path) -> list[str]:
     """What differs between two output folders (empty: the same outputs)."""
     diffs = []
-    pngs = {p.relative_to(base) for p in base.rglob("*.png")} | {p.relative_to(head) for p in head.rglob("*.png")}
-    for rel in sorted(pngs):
+    def outputs(folder):  # every file but the executed notebook (it holds timings) and metrics.json
+        return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
+                and p.suffix != ".ipynb" and p.name not in ("metrics.json", "manifest.json")}
+
+    for rel in sorted(outputs(base) | outputs(head)):
         a, b = base / rel, head / rel
         if not (a.exists() and b.exists()):
             diffs.append(f"{rel}: only in {'base' if a.exists() else 'head'}")
@@ -99,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         smoke(REPO, stem, head_out)
         diffs = compare(base_out, head_out)
-        n_png = len(list(head_out.rglob("*.png")))
+        n_files = len([p for p in head_out.rglob("*") if p.is_file() and p.suffix != ".ipynb"])
         print(f"{stem}: " + ("same" if not diffs else f"{len(diffs)} differences")
-              + f" ({n_png} figures, metrics.json against {sha[:12]})", flush=True)
+              + f" ({n_files} files against {sha[:12]})", flush=True)
         for d in diffs[:20]:
             print("   ", d)
         bad += bool(diffs)

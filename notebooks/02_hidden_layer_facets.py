@@ -64,12 +64,11 @@ import matplotlib
 
 if not interactive:
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import spearmanr
 
 from mfv_utils import data, facets
-from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.evaluation import hidden, hidden_plots, metrics, plots, provenance
 from mfv_utils.networks import models, receptive
 from mfv_utils.runtime import session
 from mfv_utils.facets import unit_facets
@@ -228,41 +227,21 @@ for u in units:
     u["diversity_real"] = metrics.mean_pairwise_distance(metrics.judge_features(judge_net, u["mean_patches"]))
     if not u["shown"]:
         continue
-    box = fields[u["layer"]].visible_box(*at[u["layer"]])
-    keep = np.isin(u["labels"], u["largest"])
-    real = receptive.crop_patches(pool_set.images[u["top"][keep]], box, net.mean.flatten())
-    position = {cluster: j for j, cluster in enumerate(u["largest"])}  # the order of the visualizations
-    real_labels = np.array([position[c] for c in u["labels"][keep]])
-    rj = metrics.judge_features(judge_net, real)
-    several = len(u["largest"]) > 1
-    u["fidelity_by"], u["diversity_viz_by"] = {}, {}
-    for name in recipes:
-        vj = metrics.judge_features(judge_net, u["viz"][name])
-        u["diversity_viz_by"][name] = metrics.mean_pairwise_distance(vj)
-        u["fidelity_by"][name] = {
-            "facet_identity": float(metrics.facet_identity(vj, rj, real_labels).mean()) if several else 1.0,
-            "diversity_ratio": round(metrics.diversity_ratio(vj, rj, real_labels), 4) if several else None,
-            "hf_ratio": round(metrics.hf_ratio(u["viz"][name], real), 4),
-            "above_strongest_real": bool(u["act_end_by"][name].min() > u["top_act_max"]),
-        }
+    keep = np.isin(u["labels"], u["largest"])  # the drawn facets' images, labelled in drawing order
+    real = receptive.crop_patches(pool_set.images[u["top"][keep]], fields[u["layer"]].visible_box(*at[u["layer"]]),
+                                  net.mean.flatten())
+    order = {cluster: j for j, cluster in enumerate(u["largest"])}
+    u["fidelity_by"], u["diversity_viz_by"] = hidden.unit_fidelity(
+        u, recipes, judge_net, real, np.array([order[c] for c in u["labels"][keep]]))
     u["fidelity"], u["diversity_viz"] = u["fidelity_by"][method], u["diversity_viz_by"][method]
 
 
-def layer_mean(key, which=lambda u: True):
-    return {layer: float(np.mean([u[key] for u in units if u["layer"] == layer and which(u)])) for layer in layers}
-
-
-div_viz = layer_mean("diversity_viz", lambda u: u["shown"])
 shown_units = [u for u in units if u["shown"]]
-by_method = {name: {layer: {
-    "diversity_viz": float(np.mean([u["diversity_viz_by"][name] for u in shown_units if u["layer"] == layer])),
-    "facet_identity": float(np.mean([u["fidelity_by"][name]["facet_identity"] for u in shown_units
-                                     if u["layer"] == layer])),
-    "hf_ratio": float(np.mean([u["fidelity_by"][name]["hf_ratio"] for u in shown_units if u["layer"] == layer])),
-} for layer in layers} for name in recipes}
-div_real = layer_mean("diversity_real")
-k_by_layer = layer_mean("k_data")
-entropy_by_layer = layer_mean("class_entropy")
+div_viz = hidden.layer_means(units, layers, "diversity_viz", lambda u: u["shown"])
+by_method = hidden.by_method(shown_units, layers, recipes)
+div_real = hidden.layer_means(units, layers, "diversity_real")
+k_by_layer = hidden.layer_means(units, layers, "k_data")
+entropy_by_layer = hidden.layer_means(units, layers, "class_entropy")
 d = [depth[layer] for layer in layers]
 
 
@@ -276,13 +255,7 @@ def rho(values):
 spearman = {"viz": rho(div_viz), "real": rho(div_real), "k": rho(k_by_layer), "entropy": rho(entropy_by_layer)}
 class_layer = net.logits_layer if net.logits_layer in layers else None
 hidden_fc = [layer for layer in layers if fields[layer].is_global and layer != net.logits_layer]
-purity = {
-    "class_layer": class_layer, "hidden_fc_layers": hidden_fc,
-    "class_units_entropy": entropy_by_layer.get(class_layer) if class_layer else None,
-    "hidden_fc_entropy": float(np.mean([entropy_by_layer[x] for x in hidden_fc])) if hidden_fc else None,
-}
-purity["class_units_purer"] = (None if None in (purity["class_units_entropy"], purity["hidden_fc_entropy"])
-                               else bool(purity["class_units_entropy"] < purity["hidden_fc_entropy"]))
+purity = hidden.purity(entropy_by_layer, class_layer, hidden_fc)
 for layer in layers:
     print(f"{layer:>8}: diversity viz {div_viz[layer]:.3f} real {div_real[layer]:.3f}  facets (silhouette) "
           f"{k_by_layer[layer]:.1f}  class entropy {entropy_by_layer[layer]:.2f} bits")
@@ -293,17 +266,7 @@ first_deep = "block3" if "block3" in net.layers else "conv3"
 deep = [u for u in shown_units if u["depth"] >= net.layers.index(first_deep)]
 
 
-def hidden_goals(name):
-    ident = float(np.mean([u["fidelity_by"][name]["facet_identity"] for u in deep])) if deep else None
-    hf_ok = float(np.mean([0.5 <= u["fidelity_by"][name]["hf_ratio"] <= 3.0 for u in shown_units]))
-    above = float(np.mean([u["fidelity_by"][name]["above_strongest_real"] for u in shown_units]))
-    return {"facet_identity_from_" + first_deep: ident, "hf_ratio_within_0.5_3_share": hf_ok,
-            "above_strongest_real_share": above,
-            "met": {"facet_identity": ident is not None and ident >= 0.6, "hf_ratio": hf_ok >= 0.8,
-                    "above_strongest_real": above == 1.0}}
-
-
-goals = {name: hidden_goals(name) for name in recipes}
+goals = {name: hidden.goals(name, shown_units, deep, first_deep) for name in recipes}
 print(f"{'layer':>8} " + " ".join(f"{n + ' ' + c:>24}" for n in recipes for c in ("identity", "diversity", "hf")))
 for layer in layers:
     print(f"{layer:>8} " + " ".join(f"{by_method[n][layer][c]:>24.3f}" for n in recipes
@@ -322,49 +285,13 @@ lap("measure")
 # channel and its activation before -> after optimization.
 
 # %%
-gap, unit_gap, label_h, left_w, min_row, min_unit = 3, 24, 28, 150, 36, 200
-rows_px = []
-for layer in layers:
-    side = fields[layer].visible_box(*at[layer])[2]
-    zoom = -(-min_row // side) if side < min_row else 1  # small fields: also drawn magnified x zoom
-    shown = [u for u in units if u["layer"] == layer and u["shown"]]
-    block = [max(len(u["largest"]) * (side + gap)
-                 + (3 * gap + len(u["largest"]) * (side * zoom + gap) if zoom > 1 else 0), min_unit) for u in shown]
-    for name in recipes:
-        rows_px.append(((layer, name), side, zoom, shown, block))
-width_px = left_w + max(sum(b + unit_gap for b in block) for *_, block in rows_px)
-H = sum(side * zoom + label_h for _, side, zoom, _, _ in rows_px) + 10
-mosaic = np.full((H, width_px, 3), 255, dtype=np.uint8)
-labels_at = []
-y = 5
-for (layer, name), side, zoom, shown, block in rows_px:
-    x = left_w
-    for u, b in zip(shown, block):
-        x0 = x
-        for img in u["viz"][name]:  # true size
-            mosaic[y:y + side, x:x + side] = plots.to_hwc(img)
-            x += side + gap
-        if zoom > 1:  # then the same facets magnified (nearest neighbour)
-            x += 3 * gap
-            for img in u["viz"][name]:
-                big = np.repeat(np.repeat(plots.to_hwc(img), zoom, axis=0), zoom, axis=1)
-                mosaic[y:y + side * zoom, x:x + side * zoom] = big
-                x += side * zoom + gap
-        labels_at.append((x0, y + side * zoom + 2, f"unit {u['channel']}: {u['act_start'].mean():.1f} -> "
-                                                   f"{u['act_end_by'][name].mean():.1f}"
-                                                   + (f" (then x{zoom})" if zoom > 1 else "")))
-        x = x0 + b + unit_gap
-    f = fields[layer]
-    labels_at.append((4, y + side * zoom / 2, f"{layer}, {name}\n{'whole image' if f.is_global else f'field {f.size} px'}"))
-    y += side * zoom + label_h
-dpi = 100
-fig = plt.figure(figsize=(width_px / dpi, H / dpi), dpi=dpi)
-ax = fig.add_axes([0, 0, 1, 1])
-ax.imshow(mosaic, interpolation="nearest")
-ax.set_axis_off()
-for x_, y_, text in labels_at:
-    ax.text(x_, y_, text, fontsize=8, va="top" if "unit" in text else "center")
-plots.publish(fig, out / "fig6_hidden_facets.png", dpi=dpi)
+rows = [{"label": f"{layer}, {name}\n"
+                  + ("whole image" if fields[layer].is_global else f"field {fields[layer].size} px"),
+         "side": fields[layer].visible_box(*at[layer])[2],
+         "units": [(f"unit {u['channel']}: {u['act_start'].mean():.1f} -> {u['act_end_by'][name].mean():.1f}",
+                    u["viz"][name]) for u in shown_units if u["layer"] == layer]}
+        for layer in layers for name in recipes]
+plots.publish(hidden_plots.fig6(rows), out / "fig6_hidden_facets.png", dpi=100)
 
 # %% [markdown]
 # ## Fig. S9: fc-like and class units, each facet beside real images of its cluster
@@ -375,24 +302,18 @@ plots.publish(fig, out / "fig6_hidden_facets.png", dpi=dpi)
 # things; a class unit's stay in one class.
 
 # %%
-rng = np.random.default_rng(seed)
 s9_layers = [x for x in (hidden_fc[-1:] if hidden_fc else []) + ([class_layer] if class_layer else [])]
-cells, row_labels = [], []
-names = {c.index: c.name for c in data.imagenet_classes()}
-for layer in s9_layers:
-    for u in [u for u in units if u["layer"] == layer and u["shown"]][:s9_units]:
-        box = fields[layer].visible_box(*at[layer])
-        for j, idx in enumerate(u["members"]):
-            pick = rng.choice(idx, size=min(4, len(idx)), replace=False)
-            real = receptive.crop_patches(pool_set.images[pick], box, net.mean.flatten())
-            cells.append([*(u["viz"][name][j] for name in recipes), *real])
-            top_class = np.bincount(np.maximum(pool_set.classes[idx], 0)).argmax()
-            row_labels.append(f"{layer} {u['channel']}\nfacet {j}\n({names.get(int(top_class), '?')[:14]})")
-if cells:
-    fig = plots.image_table(cells, row_labels, [*recipes, "real", "real", "real", "real"], cell=1.3)
-    fig.subplots_adjust(top=1 - 0.75 / fig.get_figheight())  # room for the title above the column titles
-    fig.suptitle("Fig. S9: facets beside 4 of their images", y=1 - 0.12 / fig.get_figheight(), fontsize=10)
-    plots.publish(fig, out / "figS9_fc_facets.png", dpi=60)
+s9 = [(layer, u) for layer in s9_layers for u in [u for u in shown_units if u["layer"] == layer][:s9_units]]
+
+
+def real_patches(layer, indices):
+    return receptive.crop_patches(pool_set.images[indices], fields[layer].visible_box(*at[layer]), net.mean.flatten())
+
+
+fig_s9 = hidden_plots.figS9(s9, recipes, real_patches, pool_set.classes,
+                            {c.index: c.name for c in data.imagenet_classes()}, np.random.default_rng(seed))
+if fig_s9 is not None:
+    plots.publish(fig_s9, out / "figS9_fc_facets.png", dpi=60)
 
 # %% [markdown]
 # ## Files for the teaching explorer
@@ -404,14 +325,11 @@ if cells:
 # %%
 (out / "units").mkdir(exist_ok=True)
 sheet_columns = ["mean patch", *recipes] + ["real"] * 5
-for u in units:
-    if u["shown"]:
-        box = fields[u["layer"]].visible_box(*at[u["layer"]])
-        rows_ = [[u["mean_patches"][j], *(u["viz"][name][j] for name in recipes),
-                  *receptive.crop_patches(pool_set.images[idx[:5]], box, net.mean.flatten())]
-                 for j, idx in enumerate(u["members"])]
-        u["sheet"] = f"units/{u['layer']}_{u['channel']}.jpg"
-        plots.contact_sheet(rows_).save(out / u["sheet"], quality=88)
+for u in shown_units:
+    u["sheet"] = f"units/{u['layer']}_{u['channel']}.jpg"
+    plots.contact_sheet([[u["mean_patches"][j], *(u["viz"][name][j] for name in recipes),
+                          *real_patches(u["layer"], idx[:5])] for j, idx in enumerate(u["members"])]
+                        ).save(out / u["sheet"], quality=88)
 
 # %% [markdown]
 # ## Facet diversity, class purity and facet count against depth
@@ -421,33 +339,14 @@ for u in units:
 # entropy of the top images (lower = purer).
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-xs = np.arange(len(layers))
-for name, vals, style in [(f"visualizations ({method})", div_viz, "o-"), ("real mean patches", div_real, "s--")]:
-    axes[0].plot(xs, [vals[layer] for layer in layers], style, label=name)
-for name in recipes:
-    if name != method:
-        axes[0].plot(xs, [by_method[name][layer]["diversity_viz"] for layer in layers], "^:",
-                     label=f"visualizations ({name})")
-for u in units:
-    if u["shown"]:
-        axes[0].plot(layers.index(u["layer"]) + 0.08, u["diversity_viz"], ".", color="tab:blue", alpha=0.5)
-axes[0].set_ylabel("mean pairwise cosine distance (judge)")
-axes[0].set_title(f"facet diversity (Spearman rho {spearman['viz']})", fontsize=10)
-axes[0].legend(fontsize=8)
-axes[1].plot(xs, [k_by_layer[layer] for layer in layers], "o-")
-for u in units:
-    axes[1].plot(layers.index(u["layer"]) + 0.08, u["k_data"], ".", color="tab:blue", alpha=0.4)
-axes[1].set_ylabel("facets picked by silhouette")
-axes[1].set_title(f"how many facets (rho {spearman['k']})", fontsize=10)
-axes[2].plot(xs, [entropy_by_layer[layer] for layer in layers], "o-")
-axes[2].set_ylabel("class entropy of top images (bits)")
-axes[2].set_title(f"amalgam vs pure (rho {spearman['entropy']})", fontsize=10)
-for ax in axes:
-    ax.set_xticks(xs, layers, rotation=30, fontsize=8)
-fig.suptitle(f"{net.name}: {len(layers)} layers, {stats_units} units each (diversity of visualizations: "
-             f"{units_per_layer} units), U = top {n_top} of {len(pool_set)} pool images", fontsize=10)
-fig.tight_layout()
+diversity = {f"visualizations ({method})": (div_viz, "o-"), "real mean patches": (div_real, "s--"),
+             **{f"visualizations ({name})": ({layer: by_method[name][layer]["diversity_viz"] for layer in layers}, "^:")
+                for name in recipes if name != method}}
+fig = hidden_plots.depth_trends(
+    layers, diversity, [(u["layer"], u["diversity_viz"]) for u in shown_units], k_by_layer,
+    [(u["layer"], u["k_data"]) for u in units], entropy_by_layer, spearman,
+    f"{net.name}: {len(layers)} layers, {stats_units} units each (diversity of visualizations: "
+    f"{units_per_layer} units), U = top {n_top} of {len(pool_set)} pool images")
 plots.publish(fig, out / "diversity_vs_depth.png", dpi=80)
 lap("plots")
 
@@ -463,22 +362,7 @@ claims = {
     "real_diversity_grows_with_depth": None if spearman["real"] is None else bool(spearman["real"] > 0),
     "class_units_purer_than_hidden_fc": purity["class_units_purer"],
 }
-unit_rows = []
-for u in units:
-    row = {key: u[key] for key in ("layer", "depth", "channel", "rank", "shown", "k_data", "n_classes")}
-    row.update({"strength": round(u["strength"], 4), "class_entropy": round(u["class_entropy"], 4),
-                "silhouettes": {str(k_): round(v, 4) for k_, v in u["silhouettes"].items()},
-                "facet_sizes": [int((u["labels"] == j).sum()) for j in u["largest"]],
-                "diversity_real": round(u["diversity_real"], 4),
-                "top_images": [data.display_path(pool_set.paths[i]) for i in u["top"][:5]]})
-    if u["shown"]:
-        row.update({"diversity_viz": round(u["diversity_viz"], 4), "fidelity": u["fidelity"],
-                    "act_start": np.round(u["act_start"], 4).tolist(), "act_end": np.round(u["act_end"], 4).tolist(),
-                    "top_act_max": round(u["top_act_max"], 4), "sheet": u["sheet"], "sheet_columns": sheet_columns,
-                    "by_method": {name: {"fidelity": u["fidelity_by"][name],
-                                         "diversity_viz": round(u["diversity_viz_by"][name], 4),
-                                         "act_end": np.round(u["act_end_by"][name], 4).tolist()} for name in recipes}})
-    unit_rows.append(row)
+unit_rows = [hidden.unit_row(u, recipes, pool_set.paths, sheet_columns, data.display_path) for u in units]
 summary = {
     "model": net.name, "judge": judge_net.name, "method": method, "methods": list(recipes),
     "by_method": {name: {layer: {k_: round(v, 4) for k_, v in vals.items()} for layer, vals in by_layer.items()}
@@ -496,7 +380,7 @@ summary = {
     "spearman_depth_diversity": spearman["viz"], "spearman_depth_diversity_real": spearman["real"],
     "spearman_depth_k": spearman["k"], "spearman_depth_entropy": spearman["entropy"],
     "purity": purity, "claims": claims, "units": unit_rows,
-    "figures": ["fig6_hidden_facets.png", "diversity_vs_depth.png"] + (["figS9_fc_facets.png"] if cells else []),
+    "figures": ["fig6_hidden_facets.png", "diversity_vs_depth.png"] + (["figS9_fc_facets.png"] if fig_s9 is not None else []),
     "skipped": pool_set.skipped, "seconds": seconds, "timings": timings,
     "provenance": provenance.provenance(net, pool_set.paths, judge_net),
 }

@@ -33,22 +33,25 @@ def _resolve(name: str, level: int, here: str, is_package: bool) -> str:
     return ".".join([*base, name] if name else base)
 
 
+def from_imports(tree, name: str, path, mods: dict):
+    """Every ``from X import a [as b]`` of the package in ``tree``: (module X, a, b or a, X.a a module?)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve(node.module or "", node.level, name, path.name == "__init__.py")
+            if target.startswith("mfv_utils"):
+                for alias in node.names:
+                    yield target, alias.name, alias.asname or alias.name, f"{target}.{alias.name}" in mods
+
+
 def imports(mods: dict) -> dict[str, set[tuple[str, str | None]]]:
     """Module -> {(imported module, imported name or None)} over every import statement in it."""
     graph = {}
     for name, path in mods.items():
         tree = ast.parse(path.read_text())
-        edges = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                edges |= {(a.name, None) for a in node.names if a.name.startswith("mfv_utils")}
-            elif isinstance(node, ast.ImportFrom):
-                target = _resolve(node.module or "", node.level, name, path.name == "__init__.py")
-                if not target.startswith("mfv_utils"):
-                    continue
-                for alias in node.names:
-                    sub = f"{target}.{alias.name}"
-                    edges.add((sub, None) if sub in mods else (target, alias.name))
+        edges = {(a.name, None) for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names if a.name.startswith("mfv_utils")}
+        edges |= {(f"{target}.{what}", None) if is_module else (target, what)
+                  for target, what, _, is_module in from_imports(tree, name, path, mods)}
         graph[name] = edges
     return graph
 
@@ -114,17 +117,11 @@ def test_no_module_uses_another_modules_private_names():
     for name, path in mods.items():
         tree = ast.parse(path.read_text())
         bound = {}  # local name -> package module it stands for
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                target = _resolve(node.module or "", node.level, name, path.name == "__init__.py")
-                if not target.startswith("mfv_utils"):
-                    continue
-                for alias in node.names:
-                    sub = f"{target}.{alias.name}"
-                    if sub in mods:
-                        bound[alias.asname or alias.name] = sub
-                    elif alias.name.startswith("_") and target != name:
-                        found.append(f"{name} imports {target}.{alias.name}")
+        for target, what, local, is_module in from_imports(tree, name, path, mods):
+            if is_module:
+                bound[local] = f"{target}.{what}"
+            elif what.startswith("_") and target != name:
+                found.append(f"{name} imports {target}.{what}")
         for node in ast.walk(tree):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
                     and node.attr.startswith("_") and not node.attr.startswith("__")):
