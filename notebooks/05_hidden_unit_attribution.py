@@ -61,14 +61,13 @@ import matplotlib
 
 if not interactive:
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from mfv_utils import attribution, data, facets
 from mfv_utils.networks import models, receptive
-from mfv_utils.evaluation import metrics, plots, provenance
-from mfv_utils.attribution import regions
+from mfv_utils.evaluation import plots, provenance
+from mfv_utils.attribution import figures as attribution_figures, regions
 from mfv_utils.optimization import methods as mfv_methods
 from mfv_utils.runtime import session
 from mfv_utils.facets import unit_facets
@@ -197,24 +196,9 @@ lap("attribution")
 figures = []
 for u in found:
     key = (u["layer"], u["channel"])
-    n_real = sum(len(idx) for idx in u["shown_images"])
-    order, col_labels = [], []
-    start = 0
-    for j, idx in enumerate(u["shown_images"]):
-        order += [n_real + j] + list(range(start, start + len(idx)))
-        col_labels += [f"facet {j}: viz"] + [f"{u['facet_classes'][j][:12]}"] * len(idx)
-        start += len(idx)
-    x = shown_images[key]
-    rows_ = [[x[i] for i in order]]
-    rows_ += [[plots.heat_image(maps[name][key][i], signed=name == "lrp") for i in order]
-              for name in ("lrp", "deconv", "gradient")]
-    fig = plots.image_table(rows_, ["images", "LRP", "Deconv", "gradient"], col_labels, cell=1.25)
-    fig.subplots_adjust(top=1 - 0.75 / fig.get_figheight())
-    fig.suptitle(f"Fig. S10: {u['layer']} unit {u['channel']} ({u['n_classes']} classes in its top "
-                 f"{len(u['top'])} images)", y=1 - 0.1 / fig.get_figheight(), fontsize=10)
-    name_ = f"figS10_{u['layer']}_{u['channel']}.png"
-    plots.publish(fig, out / name_, dpi=70)
-    figures.append(name_)
+    figures.append(f"figS10_{u['layer']}_{u['channel']}.png")
+    plots.publish(attribution_figures.figS10(u, shown_images[key], {name: maps[name][key] for name in maps}),
+                  out / figures[-1], dpi=70)
 
 # %% [markdown]
 # **Why the Deconv row repeats itself on Lite0.** The DeconvNet's backward pass depends on the
@@ -250,18 +234,7 @@ for u in found:
     print(f"{u['layer']} {u['channel']}: AOPC / f0 " + ", ".join(f"{n} {a:.3f}" for n, a in aopc[key].items()))
 lap("perturbation")
 
-fig, axes = plt.subplots(1, len(found), figsize=(3.2 * len(found), 3), squeeze=False)
-for ax, u in zip(axes[0], found):
-    key = (u["layer"], u["channel"])
-    for name, c in curves[key].items():
-        ax.plot(np.arange(steps_run + 1), c.mean(0), label=f"{name} ({aopc[key][name]:.2f})")
-    ax.set_title(f"{u['layer']} {u['channel']}", fontsize=9)
-    ax.set_xlabel(f"regions of {patch} px removed", fontsize=8)
-    ax.legend(fontsize=7)
-axes[0, 0].set_ylabel("unit activation (mean over images)", fontsize=8)
-fig.suptitle("Region perturbation, most relevant first (AOPC / f0 in brackets: higher = the map finds the evidence)",
-             fontsize=9)
-fig.tight_layout()
+fig = attribution_figures.perturbation_curves(found, curves, aopc, steps_run, patch)
 plots.publish(fig, out / "perturbation_curves.png", dpi=80)
 figures.append("perturbation_curves.png")
 
@@ -282,22 +255,12 @@ for u in found:
     n_real = sum(len(idx) for idx in u["shown_images"])
     x = shown_images[key][:n_real]
     facet_of = np.concatenate([[j] * len(idx) for j, idx in enumerate(u["shown_images"])])
-    corners = regions.best_window(maps["lrp"][key][:n_real], crop_px)
-    rand = regions.random_windows(n_real, side, crop_px, seed=seed)
-    feats = {"relevant crops": metrics.judge_features(judge_net, regions.crop(x, corners, crop_px)),
-             "whole images": metrics.judge_features(judge_net, x),
-             "random crops": metrics.judge_features(judge_net, regions.crop(x, rand, crop_px))}
-    across = facet_of[:, None] != facet_of[None, :]
-    shared[key] = {name: float((f @ f.T)[across].mean()) for name, f in feats.items()}
-    u["crops"] = regions.crop(x, corners, crop_px)
+    shared[key], u["crops"] = regions.shared_detail(x, facet_of, maps["lrp"][key][:n_real], judge_net, crop_px,
+                                                    seed=seed)
     print(f"{u['layer']} {u['channel']}: across-facet similarity " +
           ", ".join(f"{n} {s:.3f}" for n, s in shared[key].items()))
 
-rows_ = [list(u["crops"]) for u in found]
-fig = plots.image_table(rows_, [f"{u['layer']} {u['channel']}" for u in found],
-                        [f"facet {j}" for j, idx in enumerate(found[0]["shown_images"]) for _ in idx], cell=1.0)
-fig.subplots_adjust(top=1 - 0.7 / fig.get_figheight())
-fig.suptitle("The most relevant crop (LRP) of each facet's images", y=1 - 0.1 / fig.get_figheight(), fontsize=9)
+fig = attribution_figures.relevant_crops(found)
 plots.publish(fig, out / "relevant_crops.png", dpi=70)
 figures.append("relevant_crops.png")
 lap("shared detail")
@@ -324,18 +287,7 @@ for u in found:
         "shared_detail_holds": bool(shared[key]["relevant crops"] > max(shared[key]["whole images"],
                                                                          shared[key]["random crops"])),
     })
-lrp_wins = sum(r["aopc"]["lrp"] > r["aopc"]["deconv"] for r in unit_rows)
-shared_units = sum(r["shared_detail_holds"] for r in unit_rows)
-claims = {
-    "lrp_localizes_better_than_deconv": {
-        "holds": bool(lrp_wins > len(unit_rows) / 2), "units": f"{lrp_wins}/{len(unit_rows)}",
-        "mean_aopc": {name: round(float(np.mean([r["aopc"][name] for r in unit_rows])), 4)
-                      for name in [*attribution.METHODS, "random"]}},
-    "one_detail_shared_across_facets": {
-        "holds": bool(shared_units > len(unit_rows) / 2), "units": f"{shared_units}/{len(unit_rows)}",
-        "mean_similarity": {name: round(float(np.mean([r["shared_detail"][name] for r in unit_rows])), 4)
-                            for name in ("relevant crops", "whole images", "random crops")}},
-}
+claims = regions.claims(unit_rows, attribution.METHODS)
 summary = {
     "model": net.name, "judge": judge_net.name, "method": method, "layers": layers, "units": unit_rows,
     "claims": claims, "patch": patch, "steps": steps_run, "fill": fill, "crop_px": crop_px, "pool": list(pool),

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mfv_utils.evaluation import metrics
 from mfv_utils.networks.models import Model, Unit, unit_activation
 
 
@@ -101,3 +102,37 @@ def random_windows(n: int, image_size: int, size: int, seed: int = 0) -> np.ndar
 def crop(images: torch.Tensor, corners: np.ndarray, size: int) -> torch.Tensor:
     """(B, 3, size, size) windows of ``images`` at ``corners`` (B, 2)."""
     return torch.stack([img[:, y:y + size, x:x + size] for img, (y, x) in zip(images, corners)])
+
+
+def shared_detail(images: torch.Tensor, facet_of: np.ndarray, lrp: np.ndarray, judge, crop_px: int,
+                  seed: int = 0) -> tuple[dict[str, float], torch.Tensor]:
+    """The paper's claim that one detail drives a unit across its facets: the judge's mean cosine
+    similarity between images of different facets (``facet_of``), for each image's most relevant
+    crop (by its ``lrp`` map), the whole images and random crops of the same size. Returns the
+    three similarities and the relevant crops."""
+    corners = best_window(lrp, crop_px)
+    rand = random_windows(len(images), images.shape[-1], crop_px, seed=seed)
+    crops = crop(images, corners, crop_px)
+    feats = {"relevant crops": metrics.judge_features(judge, crops),
+             "whole images": metrics.judge_features(judge, images),
+             "random crops": metrics.judge_features(judge, crop(images, rand, crop_px))}
+    across = facet_of[:, None] != facet_of[None, :]
+    return {name: float((f @ f.T)[across].mean()) for name, f in feats.items()}, crops
+
+
+def claims(unit_rows: list[dict], maps) -> dict:
+    """Notebook 05's two claims over its units: LRP localizes better than Deconv (AOPC), and one
+    detail is shared across a unit's facets (relevant crops more alike than whole images and random
+    crops); each holds when it does on more than half of the units."""
+    lrp_wins = sum(r["aopc"]["lrp"] > r["aopc"]["deconv"] for r in unit_rows)
+    shared_units = sum(r["shared_detail_holds"] for r in unit_rows)
+    return {
+        "lrp_localizes_better_than_deconv": {
+            "holds": bool(lrp_wins > len(unit_rows) / 2), "units": f"{lrp_wins}/{len(unit_rows)}",
+            "mean_aopc": {name: round(float(np.mean([r["aopc"][name] for r in unit_rows])), 4)
+                          for name in [*maps, "random"]}},
+        "one_detail_shared_across_facets": {
+            "holds": bool(shared_units > len(unit_rows) / 2), "units": f"{shared_units}/{len(unit_rows)}",
+            "mean_similarity": {name: round(float(np.mean([r["shared_detail"][name] for r in unit_rows])), 4)
+                                for name in ("relevant crops", "whole images", "random crops")}},
+    }
