@@ -51,12 +51,11 @@ import matplotlib
 
 if not interactive:
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from mfv_utils import data, facets
-from mfv_utils.evaluation import metrics, plots, provenance
+from mfv_utils.evaluation import metrics, plots, provenance, snap
 from mfv_utils.networks import models
 from mfv_utils.runtime import session
 from mfv_utils.optimization import methods as mfv_methods
@@ -174,13 +173,6 @@ lap("optimize")
 #   as far as a method's `snap_share` exceeds it.
 
 # %%
-def snap_position(f):
-    """q of every row of judge features ``f`` (a series) between its first and last row,
-    the end separation, and the snap labels at ``margin``."""
-    left, right = f[0], f[-1]
-    sep = max(1.0 - float(left @ right), 1e-6)
-    q = (f @ left - f @ right) / sep
-    return q, sep, ["A" if qi >= margin else "B" if qi <= -margin else "blend" for qi in q]
 
 
 pair_rows, start_rows = [], []
@@ -188,7 +180,7 @@ for s in sets:
     real_j = metrics.judge_features(judge_net, s["set"].images, cache_dir=".cache/codes")
     cj = metrics.cluster_centroids(real_j, s["labels"], int(s["labels"].max()) + 1)
     for p in range(len(s["pairs"])):
-        q0, sep0, labels0 = snap_position(metrics.judge_features(judge_net, s["series"][p]))
+        q0, sep0, labels0 = snap.snap_position(metrics.judge_features(judge_net, s["series"][p]), margin)
         start_rows.append({"images": s["spec"], "pair": p, "q": np.round(q0, 4).tolist(),
                            "label": labels0, "end_separation": round(sep0, 4)})
     for name in recipes:
@@ -196,7 +188,7 @@ for s in sets:
         for p, (a, b) in enumerate(s["pairs"]):
             f = metrics.judge_features(judge_net, res[p])
             left, right = f[0], f[-1]
-            q, sep, labels = snap_position(f)
+            q, sep, labels = snap.snap_position(f, margin)
             side = f @ cj[a] - f @ cj[b]
             nearest = (f @ cj.T).argmax(1)
             signs = np.sign(q)
@@ -243,41 +235,9 @@ lap("score")
 # a star marks a result nearest a third cluster.
 
 # %%
-COL = {"A": "tab:blue", "B": "tab:orange", "blend": "0.6"}
 figures = {}
 for s in sets:
-    n_rows = len(s["pairs"]) * (1 + len(recipes))
-    ncols = n_interpolants + 2
-    fig, axes = plt.subplots(n_rows, ncols, figsize=(1.25 * ncols + 1.2, 1.3 * n_rows + 0.6), squeeze=False)
-    row = 0
-    for p, (a, b) in enumerate(s["pairs"]):
-        for j in range(ncols):
-            ax = axes[row, j]
-            ax.imshow(plots.to_hwc(s["series"][p][j]))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            q0 = next(r for r in start_rows if r["images"] == s["spec"] and r["pair"] == p)["q"][j]
-            ax.set_xlabel(f"q {q0:+.2f}", fontsize=7)
-        axes[row, 0].set_ylabel(f"pair {p}: {a} -> {b}\nstart", fontsize=8)
-        row += 1
-        for name in recipes:
-            r = next(x for x in pair_rows if x["images"] == s["spec"] and x["method"] == name and x["pair"] == p)
-            for j in range(ncols):
-                ax = axes[row, j]
-                ax.imshow(plots.to_hwc(results[(s["spec"], name)][p][j]))
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for sp in ax.spines.values():
-                    sp.set_edgecolor(COL[r["label"][j]])
-                    sp.set_linewidth(3)
-                ax.set_xlabel(f"q {r['q'][j]:+.2f}" + (" *" if r["neither"][j] else ""), fontsize=7)
-            axes[row, 0].set_ylabel(name, fontsize=8)
-            row += 1
-    for j in range(ncols):
-        axes[0, j].set_title(f"t = {j / (ncols - 1):.2f}", fontsize=8)
-    fig.suptitle(f"Fig. S1, {s['set'].target.name}: start images and results (frame: blue = left "
-                 f"cluster, orange = right, gray = blend; * = nearest a third cluster)", fontsize=10)
-    fig.tight_layout()
+    fig = snap.figS1(s, recipes, results, start_rows, pair_rows, n_interpolants)
     name_ = f"figS1_{s['spec'].split(':')[-1]}.png"
     plots.publish(fig, out / name_, dpi=60, bbox_inches="tight")
     figures[s["spec"]] = name_
