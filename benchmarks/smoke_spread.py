@@ -9,7 +9,7 @@ bell-pepper notebook run (t-SNE clusters, seed 0), and every Fourier-family meth
 for optimization seeds 0..N-1 and 1 or 2 torch threads. The tests' thresholds must sit well
 outside the ranges printed here.
 
-``--notebook04``: what tests/test_comparison.py and tests/test_notebook04.py assert on: the
+``--notebook04``: what tests/optimization/test_comparison.py and tests/notebooks/test_notebook04.py assert on: the
 smallest logit gain of each pixel-space prior (12 steps from noise, classes 945 and 0), and
 notebook 04's smoke run (bell pepper and tench) executed headless per seed and thread count:
 hf_ratio of ``none`` / that of ``anchored`` and both colour distances, per class.
@@ -84,7 +84,7 @@ def main():
     found = facets.find_facets(facets.embed(codes, seed=0, perplexity=10.0), k=10, m=15, seed=0)
     # what the tests assert on: the notebook's smoke run (its default method) and the unit test
     smoke = {name: methods.smoke(methods.METHODS[name]) for name in methods.METHODS}
-    # tests/test_optimize.py runs the paper schedule at 0.03 of its length (15 iterations)
+    # tests/optimization/test_optimize.py runs the paper schedule at 0.03 of its length (15 iterations)
     paper_test = {"paper (x0.03)": optimize.shorten(optimize.MEAN_INIT, 0.03)}
     setups = {"notebook (10 t-SNE facets)": (inputs(net, s, found.labels, range(10)),
                                              {"facet": smoke["facet"]}),

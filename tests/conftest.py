@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -177,3 +178,27 @@ def pytest_sessionfinish(session, exitstatus):
         else:
             print("\n".join(lines), file=sys.stderr)
         session.exitstatus = 1
+
+
+# ------------------------------------------------------------------ servers on 127.0.0.1
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(cmd, port, cwd, env=None, deadline=90.0, log=None):
+    """Start a server and wait until its port answers; returns the process. Its output goes to
+    ``log`` (a file) or a pipe."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env or dict(os.environ), stdout=log or subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    t0 = time.time()
+    while time.time() - t0 < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read()[-2000:] if proc.stdout else proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"server did not answer on port {port} within {deadline:.0f} s")

@@ -136,5 +136,7 @@ def test_modules_stay_small_and_subpackages_name_their_job():
     subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     assert {"networks", "data", "facets", "optimization", "attribution", "evaluation", "atlas", "apps",
             "runtime"} <= subpackages
+    tests = {p.parent.name for p in (REPO / "tests").glob("*/test_*.py")}
+    assert tests <= subpackages | {"notebooks"}, tests - subpackages  # tests laid out like the package
     top = {p.stem for p in PACKAGE.glob("*.py")}
     assert top == {"__init__", "api", "run", "reproduce", "teach", "lab"}, top  # the API and the commands

@@ -53,7 +53,7 @@ def tv_denoise_torch(images: torch.Tensor, weight: float, max_iter: int = 100, e
 
     skimage updates pixels in place row by row (Gauss-Seidel); this version updates them in
     red-black order (still Gauss-Seidel, but vectorizable; a plain Jacobi sweep diverges),
-    which converges to the same minimizer (tests/test_priors.py measures the agreement).
+    which converges to the same minimizer (tests/optimization/test_priors.py measures the agreement).
 
     images: (B, C, H, W) float tensor, any range (0..255 here). Returns a new tensor.
     """

@@ -11,7 +11,7 @@ import pytest
 
 from mfv_utils.run import default_parameter
 
-from .conftest import REPO
+from ..conftest import REPO
 
 README = (REPO / "README.md").read_text()
 LINKS = sorted({m for m in re.findall(r"\]\(([^)#\s]+)", README) if "://" not in m})

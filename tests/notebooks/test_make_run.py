@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from .conftest import REPO
+from ..conftest import REPO
 
 
 def _status() -> str:

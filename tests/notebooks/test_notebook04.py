@@ -3,8 +3,8 @@ two of its classes (one of the paper's, one Imagenette class) and every method."
 
 from PIL import Image
 
-from .conftest import REPO
-from .conftest import run_cli as run_notebook_cli
+from ..conftest import REPO
+from ..conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "04_prior_comparison.py"
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from mfv_utils import data
 
-from .conftest import SHARED
+from ..conftest import SHARED
 
 
 def test_registries_pin_every_shared_file_hash():

@@ -1,6 +1,6 @@
 """The explorers driven headless on the smoke runs' files: build each, change its controls, check
 what it shows (bytes of its images, its numbers), and that bad input is a message, not a raise.
-(tests/test_browser.py opens the same explorers in a real browser.)"""
+(tests/apps/test_browser.py opens the same explorers in a real browser.)"""
 import html
 
 import ipywidgets as W

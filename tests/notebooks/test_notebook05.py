@@ -4,7 +4,7 @@ one of logits (notebook 02's rule), two facets of two images each."""
 import numpy as np
 from PIL import Image
 
-from .conftest import REPO, run_cli
+from ..conftest import REPO, run_cli
 
 NB = REPO / "notebooks" / "05_hidden_unit_attribution.py"
 

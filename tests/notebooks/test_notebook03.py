@@ -4,8 +4,8 @@ one pair of the authors' bell-pepper clusters, 3 interpolants, both methods."""
 import pytest
 from PIL import Image
 
-from .conftest import REPO
-from .conftest import run_cli as run_notebook_cli
+from ..conftest import REPO
+from ..conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "03_interpolation_study.py"
 

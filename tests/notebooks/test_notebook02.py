@@ -4,8 +4,8 @@ unit per layer drawn, two facets each."""
 
 from PIL import Image
 
-from .conftest import REPO
-from .conftest import run_cli as run_notebook_cli
+from ..conftest import REPO
+from ..conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "02_hidden_layer_facets.py"
 

@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from PIL import Image
 
-from .conftest import REPO
-from .conftest import run_cli as run_notebook_cli
+from ..conftest import REPO
+from ..conftest import run_cli as run_notebook_cli
 
 NB = REPO / "notebooks" / "01_bell_pepper_tsne.py"
 

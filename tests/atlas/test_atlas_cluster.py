@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ATLAS_BASE as BASE
-from .conftest import ATLAS_UNITS as UNITS
-from .conftest import REPO, atlas
+from ..conftest import ATLAS_BASE as BASE
+from ..conftest import ATLAS_UNITS as UNITS
+from ..conftest import REPO, atlas, free_port
 from .test_atlas import files
-from .test_browser import _free_port
 
 DASK = str(Path(sys.executable).with_name("dask"))
 # what docs/atlas.md tells users to give every `dask worker` (the LocalCluster's WORKER_CONFIG)
@@ -46,7 +45,7 @@ def cluster(tmp_path_factory):
     separate process groups; stopped, and waited for, at the end."""
     from distributed import Client
 
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     logs = tmp_path_factory.mktemp("dask")
     env = {**os.environ, **WORKER_ENV}
@@ -131,7 +130,7 @@ def test_a_worker_killed_mid_unit_costs_time_not_results(serial_store, cluster, 
 
 
 def test_a_scheduler_that_is_not_there_is_a_one_line_error_within_seconds(tmp_path):
-    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     t0 = time.perf_counter()
     proc = atlas("--units", "945", "--out", str(tmp_path / "s"), "--scheduler", address, *BASE)
     took = time.perf_counter() - t0

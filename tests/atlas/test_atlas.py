@@ -13,11 +13,11 @@ import time
 import pytest
 import torch
 
-from .conftest import REPO
+from ..conftest import REPO
 
-from .conftest import ATLAS_BASE as BASE
-from .conftest import ATLAS_UNITS as UNITS
-from .conftest import atlas
+from ..conftest import ATLAS_BASE as BASE
+from ..conftest import ATLAS_UNITS as UNITS
+from ..conftest import atlas
 
 
 def files(store):

@@ -17,8 +17,7 @@ import urllib.request
 import psutil
 import pytest
 
-from .conftest import REPO
-from .test_browser import _free_port, _serve
+from ..conftest import REPO, free_port, serve
 
 STOPPED_WITHIN = 60.0  # seconds: the wrapper's grace (10 s) plus a kernel's shutdown on 2 busy cores
 
@@ -37,7 +36,7 @@ def _port_free(port: int) -> bool:
 
 
 def _start(args, port, log):
-    return _serve([sys.executable, "-m", *args], port, REPO, log=log, deadline=120.0)
+    return serve([sys.executable, "-m", *args], port, REPO, log=log, deadline=120.0)
 
 
 def _tree(proc):
@@ -79,7 +78,7 @@ def _teach(port, tmp_path):
 def test_teach_stops_server_and_kernel_on_sigterm(tmp_path):
     """SIGTERM (``proc.terminate()``, ``kill``, a process manager) to ``make teach``'s wrapper while a
     page's kernel runs: Voila and the kernel are gone, the port is free, the exit code is 0."""
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "log", "w") as log:
         proc = _start(_teach(port, tmp_path), port, log)
         try:
@@ -97,7 +96,7 @@ def test_teach_stops_server_and_kernel_on_sigterm(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
 def test_teach_stops_on_sigint_and_sighup(tmp_path, sig):
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "log", "w") as log:
         proc = _start(_teach(port, tmp_path), port, log)
         try:
@@ -110,7 +109,7 @@ def test_teach_stops_on_sigint_and_sighup(tmp_path, sig):
 
 def test_a_killed_wrapper_takes_its_server_along(tmp_path):
     """SIGKILL gives the wrapper no chance to act: the server still stops (PR_SET_PDEATHSIG)."""
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "log", "w") as log:
         proc = _start(_teach(port, tmp_path), port, log)
         tree = _tree(proc)
@@ -133,7 +132,7 @@ def _get(url, data=None, headers=None):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_lab_stops_server_and_kernel(tmp_path, sig):
     """``make lab`` with a running kernel: the signal to the wrapper stops JupyterLab and the kernel."""
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "log", "w") as log:
         proc = _start(["mfv_utils.lab", "--port", str(port), "--token", "mfv-test"], port, log)
         try:  # a token-authenticated REST call (no XSRF cookie needed) starts a kernel

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from ..conftest import REPO, free_port, serve
 
 CHROMIUM = Path(os.environ.get("MFV_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -53,33 +53,10 @@ def browser():
         b.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(cmd, port, cwd, env=None, deadline=90.0, log=None):
-    """Start a server and wait until its port answers; returns the process. Its output goes to
-    ``log`` (a file) or a pipe."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env or dict(os.environ), stdout=log or subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    t0 = time.time()
-    while time.time() - t0 < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read()[-2000:] if proc.stdout else proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"server did not answer on port {port} within {deadline:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def teach(tmp_path_factory):
     """``python -m mfv_utils.teach`` on a free port, as ``make teach`` runs it: (base url, first line)."""
-    port = _free_port()
+    port = free_port()
     build = tmp_path_factory.mktemp("teach")
     figures = os.environ.get("MFV_TEACH_FIGURES", str(REPO / "figures"))  # another set of runs, if given
     proc = subprocess.Popen([sys.executable, "-m", "mfv_utils.teach", "--port", str(port), "--build", str(build),
@@ -211,9 +188,9 @@ def test_jupyterlab_opens_a_notebook_source_as_a_notebook(browser, tmp_path):
     """``make lab``'s server: a ``.py`` source opens as a notebook (jupytext), cells and all."""
     from mfv_utils import lab
 
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, **lab.environment(tmp_path / "settings"))
-    proc = _serve(lab.command(port, token=""), port, REPO, env)
+    proc = serve(lab.command(port, token=""), port, REPO, env)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/01_bell_pepper_tsne.py", timeout=TIMEOUT_MS)
@@ -235,8 +212,8 @@ def test_the_atlas_site_from_a_static_server_and_from_disk(browser, atlas_store)
     """The atlas site (``python -m mfv_utils.atlas site``) served by ``python -m http.server`` on
     127.0.0.1, and opened from disk: a thumbnail per unit with no broken image, the search box
     filters the grid, a unit page shows its k facets with their images."""
-    port = _free_port()
-    server = _serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port, atlas_store)
+    port = free_port()
+    server = serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port, atlas_store)
     try:
         for url in (f"http://127.0.0.1:{port}/index.html", (atlas_store / "index.html").as_uri()):
             page = browser.new_page(viewport={"width": 1200, "height": 900})
