@@ -1,11 +1,13 @@
-"""Data: the paper's images and ImageNet samples through pooch (hash-checked registries in
-``registry/``), image loading, class names (:mod:`.sources`; its names are re-exported here).
-"""
-from .sources import (DATA_ENV, SOURCES, PAPER_CLASSES, IMAGENETTE_CLASSES, MIN_SIDE, WNID_RE, data_dir,
-                      display_path, registry, fetcher, fetch, ImageNetClass, imagenet_classes, find_class,
-                      read_image, SkippedFileWarning, load_images, LazyImages, ImageSet, load_image_set,
-                      paper_mean_images, DEFAULT_POOL, load_pool)
-__all__ = ["DATA_ENV", "SOURCES", "PAPER_CLASSES", "IMAGENETTE_CLASSES", "MIN_SIDE", "WNID_RE", "data_dir",
-           "display_path", "registry", "fetcher", "fetch", "ImageNetClass", "imagenet_classes", "find_class",
-           "read_image", "SkippedFileWarning", "load_images", "LazyImages", "ImageSet", "load_image_set",
-           "paper_mean_images", "DEFAULT_POOL", "load_pool"]
+"""Data: the paper's images, Imagenette, Imagewoof and ImageNet samples through pooch (hash-checked
+registries in ``registry/``), image loading and class names (:mod:`.sources`), and pools of images
+with their classes (:mod:`.pools`). Their names are re-exported here."""
+from .sources import (DATA_ENV, SOURCES, FOLDERS, PAPER_CLASSES, IMAGENETTE_CLASSES, IMAGEWOOF_CLASSES,
+                      VAL50_CLASSES, MIN_SIDE, WNID_RE, data_dir, display_path, registry, fetcher, fetch,
+                      ImageNetClass, imagenet_classes, find_class, read_image, SkippedFileWarning, load_images,
+                      LazyImages, ImageSet, load_image_set, paper_mean_images)
+from .pools import DEFAULT_POOL, load_pool
+
+__all__ = ["DATA_ENV", "SOURCES", "FOLDERS", "PAPER_CLASSES", "IMAGENETTE_CLASSES", "IMAGEWOOF_CLASSES",
+           "VAL50_CLASSES", "MIN_SIDE", "WNID_RE", "data_dir", "display_path", "registry", "fetcher", "fetch",
+           "ImageNetClass", "imagenet_classes", "find_class", "read_image", "SkippedFileWarning", "load_images",
+           "LazyImages", "ImageSet", "load_image_set", "paper_mean_images", "DEFAULT_POOL", "load_pool"]

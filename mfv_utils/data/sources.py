@@ -38,10 +38,16 @@ SOURCES = {
     "bc69043e2862758a1906c6a24a792bb28c6bb2ff/",
     # Imagenette: whole ImageNet classes (church and French horn: train + val, ~1,350 each)
     "imagenette": "https://raw.githubusercontent.com/thunderInfy/imagenette/b850f030/",
+    # Imagenette's 297 official ILSVRC-2012 validation images that the repository keeps under train/
+    # (hashes apart from imagenette.txt, so imagenette:<class> stays what it was); same folder
+    "imagenette-official-val": "https://raw.githubusercontent.com/thunderInfy/imagenette/b850f030/",
+    # Imagewoof: ten dog classes, 250 images each, all 50 official validation images among them
+    "imagewoof": "https://raw.githubusercontent.com/thunderInfy/imagewoof/6338aeea098965e0a0ebdf74404862fae9760fe3/",
     # 1,300 labelled ImageNet validation images (labels.txt: file, class index, wnid)
     "ilsvrc12-val-1300": "https://raw.githubusercontent.com/VeriSilicon/acuity-dataset/"
     "aded2e9f/ILSVRC2012_VAL_SET/data/",
 }
+FOLDERS = {"imagenette-official-val": "imagenette"}  # a source whose files sit in another source's folder
 PAPER_CLASSES = {"bell_pepper": "n07720875", "movie_theater": "n03032252"}
 IMAGENETTE_CLASSES = {
     "tench": "n01440764", "english_springer": "n02102040", "cassette_player": "n02979186",
@@ -49,6 +55,14 @@ IMAGENETTE_CLASSES = {
     "garbage_truck": "n03417042", "gas_pump": "n03425413", "golf_ball": "n03445777",
     "parachute": "n03888257",
 }
+IMAGEWOOF_CLASSES = {
+    "shih_tzu": "n02086240", "rhodesian_ridgeback": "n02087394", "beagle": "n02088364",
+    "english_foxhound": "n02089973", "border_terrier": "n02093754", "australian_terrier": "n02096294",
+    "golden_retriever": "n02099601", "old_english_sheepdog": "n02105641", "samoyed": "n02111889",
+    "dingo": "n02115641",
+}
+# the 20 classes with all 50 official ILSVRC-2012 validation images here (the paper's Fig. S4 protocol)
+VAL50_CLASSES = {**IMAGENETTE_CLASSES, **IMAGEWOOF_CLASSES}
 MIN_SIDE = 16  # images smaller than this (either side) are skipped as unusable
 WNID_RE = re.compile(r"^n\d{8}$")
 
@@ -80,7 +94,7 @@ def fetcher(source: str, base_url: str | None = None, root: Path | str | None = 
     reg = registry(source)
     base = base_url or SOURCES[source]
     return pooch.create(
-        path=Path(root or data_dir()) / source,
+        path=Path(root or data_dir()) / FOLDERS.get(source, source),
         base_url=base,
         registry={name: f"sha256:{h}" for name, h in reg.items()},
         # URL-quote names (a few ImageNet class names contain apostrophes)
@@ -266,6 +280,9 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
 
     - ``paper:bell_pepper`` / ``paper:movie_theater`` (or ``paper:<wnid>``): the authors'
       150 facet images, with their 10 clusters as reference labels;
+    - ``imagewoof:<class>`` (``beagle``, ``samoyed``, ...): the 250 Imagewoof images of a dog class;
+    - ``val50:<class>``: the 50 official ILSVRC-2012 validation images of one of the 20 classes that
+      have them here (Imagenette's ten and Imagewoof's ten): the paper's Fig. S4 protocol;
     - ``samples``: one ImageNet image per class (1000);
     - ``imagenette:<class>`` (``church``, ``french_horn``, ``tench``, ... or the WNID): every
       Imagenette image of that class (train + val: ~1,350 for church and French horn, the
@@ -296,6 +313,16 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
         names = sorted(n for n in registry("imagenette") if n.split("/")[1] == wnid)
         images, kept, _ = load_images(fetch("imagenette", names, base_url), size, skipped)
         return ImageSet(spec, images, kept, None, find_class(wnid), skipped)
+    if spec.startswith(("imagewoof:", "val50:")):
+        kind, key = spec.split(":", 1)
+        key = key.strip().lower().replace(" ", "_").replace("-", "_")
+        table = IMAGEWOOF_CLASSES if kind == "imagewoof" else VAL50_CLASSES
+        wnid = table.get(key, key)
+        if wnid not in table.values():
+            raise ValueError(f"unknown class {spec!r}; known: " + ", ".join(f"{kind}:{k}" for k in table))
+        images, kept = _class_files(wnid, official_val=kind == "val50", size=size, base_url=base_url,
+                                    skipped=skipped)
+        return ImageSet(spec, images, kept, None, find_class(wnid), skipped)
     if spec == "samples":
         names = sorted(registry("imagenet-samples"))
         images, kept, _ = load_images(fetch("imagenet-samples", names, base_url), size, skipped)
@@ -303,7 +330,8 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
     folder = Path(spec).expanduser()
     if not folder.is_dir():
         raise ValueError(f"image set {spec!r} is neither a known name (paper:bell_pepper, "
-                         "paper:movie_theater, imagenette:church, samples) nor an existing folder")
+                         "paper:movie_theater, imagenette:church, imagewoof:beagle, val50:church, samples) "
+                         "nor an existing folder")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise ValueError(f"no files in folder {folder}")
@@ -312,78 +340,24 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
     return ImageSet(str(folder), images, kept, None, target, skipped)
 
 
+def _class_files(wnid: str, official_val: bool, size: int, base_url, skipped: list):
+    """Every image of an Imagewoof class, or the 50 official validation images of one of the 20
+    classes that have them (``ILSVRC2012_val_*``, under ``train/`` or ``val/`` of their source)."""
+    sources = (("imagewoof",) if wnid in IMAGEWOOF_CLASSES.values()
+               else ("imagenette", "imagenette-official-val"))
+    images, kept = [], []
+    for source in sources:
+        names = sorted(n for n in registry(source) if n.split("/")[1] == wnid
+                       and (not official_val or n.split("/")[-1].startswith("ILSVRC2012_val_")))
+        if names:
+            im, k, _ = load_images(fetch(source, names, base_url), size, skipped)
+            images.append(im), kept.extend(k)
+    order = np.argsort([p.name for p in kept], kind="stable")  # by file name, whatever the folder
+    return torch.cat(images)[torch.from_numpy(order)], [kept[i] for i in order]
+
+
 def paper_mean_images(cls: str = "bell_pepper", size: int = 227) -> torch.Tensor:
     """The authors' own mean images ``mean_<k>.jpg`` (their MFV seeds), (10, 3, S, S) uint8."""
     wnid = PAPER_CLASSES.get(cls, cls)
     names = [f"mean_images/{wnid}/mean_{k}.jpg" for k in range(10)]
     return torch.stack([read_image(p, size) for p in fetch("mfv-paper", names)])
-
-
-# ----------------------------------------------------------------------------- pools
-# A pool is a large, varied set of real images in which a hidden unit's top-activating images
-# are looked for (the paper: the 50,000 ImageNet validation images). Every part knows the
-# ImageNet class of its images where it can (for the amalgam-vs-pure measure).
-DEFAULT_POOL = ("imagenette:val", "ilsvrc12-val-1300", "samples", "paper")
-
-
-def _labelled_folder(folder: Path, size: int, skipped: list) -> tuple[torch.Tensor, list[Path], np.ndarray]:
-    """Any folder of images. Classes from ``labels.txt`` (``<file> <class index> ...`` per
-    line: an ImageNet validation folder) or from WNID-named subfolders, else -1."""
-    labels_file = folder / "labels.txt"
-    index = {}
-    if labels_file.is_file():
-        for line in labels_file.read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].lstrip("-").isdigit():
-                index[parts[0]] = int(parts[1])
-    files = sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith(".")
-                   and f != labels_file)
-    if not files:
-        raise ValueError(f"no files in pool folder {folder}")
-    images, kept, _ = load_images(files, size, skipped)
-    by_wnid = {c.wnid: c.index for c in imagenet_classes()}
-    classes = [index.get(f.name, next((by_wnid[q] for q in f.relative_to(folder).parts[:-1] if q in by_wnid), -1))
-               for f in kept]
-    return images, kept, np.array(classes, dtype=int)
-
-
-def load_pool(parts=DEFAULT_POOL, size: int = 224, base_url: str | None = None) -> ImageSet:
-    """The images of every part, with their ImageNet classes (``ImageSet.classes``). Parts:
-    ``imagenette:val`` (3,925 images of 10 classes), ``ilsvrc12-val-1300`` (labelled validation
-    images, ``labels.txt``), ``samples`` (one per class), ``paper`` (the authors' 300), or a
-    folder (classes from its ``labels.txt`` or WNID subfolders, else unknown = -1)."""
-    if isinstance(parts, str):
-        parts = [parts]
-    if not parts:
-        raise ValueError("the pool needs at least one part")
-    by_wnid = {c.wnid: c.index for c in imagenet_classes()}
-    all_images, all_paths, all_classes, skipped = [], [], [], []
-    for part in parts:
-        if part == "imagenette:val":
-            names = sorted(n for n in registry("imagenette") if n.startswith("val/"))
-            source, cls_of = "imagenette", lambda n: by_wnid[n.split("/")[1]]
-        elif part == "ilsvrc12-val-1300":
-            names = sorted(n for n in registry(part) if n != "labels.txt")
-            (labels_path,) = fetch(part, ["labels.txt"], base_url)
-            table = dict(line.split()[:2] for line in labels_path.read_text().splitlines() if line.strip())
-            source, cls_of = part, lambda n, t=table: int(t[n])
-        elif part == "samples":
-            names = sorted(registry("imagenet-samples"))
-            source, cls_of = "imagenet-samples", lambda n: by_wnid[n.split("_", 1)[0]]
-        elif part == "paper":
-            names = sorted(n for n in registry("mfv-paper") if n.startswith("mean_images/") and n.count("/") == 3)
-            source, cls_of = "mfv-paper", lambda n: by_wnid[n.split("/")[1]]
-        else:
-            folder = Path(part).expanduser()
-            if not folder.is_dir():
-                raise ValueError(f"unknown pool part {part!r}; use imagenette:val, ilsvrc12-val-1300, "
-                                 "samples, paper or an existing folder")
-            images, kept, classes = _labelled_folder(folder, size, skipped)
-            all_images.append(images), all_paths.extend(kept), all_classes.append(classes)
-            continue
-        images, kept, idx = load_images(fetch(source, names, base_url), size, skipped)
-        all_images.append(images)
-        all_paths.extend(kept)
-        all_classes.append(np.array([cls_of(names[i]) for i in idx], dtype=int))
-    return ImageSet("pool:" + "+".join(map(str, parts)), torch.cat(all_images), all_paths,
-                    skipped=skipped, classes=np.concatenate(all_classes))

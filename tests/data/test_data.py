@@ -237,3 +237,33 @@ def test_pools_know_the_class_of_every_image(tmp_path):
     assert pool.classes[4:].tolist() == list(range(1000))  # one sample per class, in class order
     with pytest.raises(ValueError, match="unknown pool part 'nowhere'"):
         data.load_pool(["nowhere"])
+
+
+def test_the_20_classes_with_50_validation_images_each():
+    """val50:<class> (the paper's Fig. S4 protocol): all 50 official ILSVRC-2012 validation images of
+    each of Imagenette's and Imagewoof's ten classes, wherever their source keeps them, hash-checked
+    through the registries (Imagenette's 297 under train/ in a registry of their own, so that
+    imagenette:<class> is the set it always was)."""
+    from mfv_utils import data
+
+    assert len(data.VAL50_CLASSES) == 20
+    for name, wnid in data.VAL50_CLASSES.items():
+        s = data.load_image_set(f"val50:{name}", size=32)
+        assert len(s) == 50 and s.target.wnid == wnid and not s.skipped, name
+        assert all(p.name.startswith("ILSVRC2012_val_") and p.parent.name == wnid for p in s.paths), name
+        assert len({p.name for p in s.paths}) == 50
+    extra = set(data.registry("imagenette-official-val"))
+    tench = data.load_image_set("imagenette:tench", size=32)
+    assert not {data.display_path(p).split("/", 1)[1] for p in tench.paths} & extra
+    assert len(data.load_image_set("imagewoof:beagle", size=32)) == 250
+    with pytest.raises(ValueError, match="unknown class 'val50:bell_pepper'; known: val50:tench"):
+        data.load_image_set("val50:bell_pepper")
+
+
+def test_the_new_registries_match_the_shared_folders_sums():
+    from mfv_utils import data
+
+    for source, sums in (("imagewoof", "imagewoof/SHA256SUMS"),
+                         ("imagenette-official-val", "imagenette/SHA256SUMS.official-val")):
+        listed = dict(reversed(line.split()) for line in (SHARED / sums).read_text().splitlines() if line)
+        assert data.registry(source) == listed
