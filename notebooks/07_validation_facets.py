@@ -48,6 +48,7 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 
 import mfv_utils as mfv
@@ -111,6 +112,26 @@ plots.publish(fig, out / "figS4_validation_facets.png", dpi=70, bbox_inches="tig
 lap("plots")
 
 # %% [markdown]
+# ## Does each facet out-fire the class's real images?
+#
+# Activation maximization's job: per class, the logit of each drawn facet from its mean image (grey)
+# to its visualization (colour), against the strongest of the class's 50 real images (black bar).
+
+# %%
+fig, ax = plt.subplots(figsize=(11, 3.6))
+for i, r in enumerate(rows):
+    ax.plot([i - 0.35, i + 0.35], [r["fs"].strongest_real] * 2, color="black", lw=2)
+    ax.scatter([i] * len(r["viz"].act_start), r["viz"].act_start, color="0.6", s=14)
+    ax.scatter([i] * len(r["viz"].act_end), r["viz"].act_end, c=np.where(r["viz"].above_strongest_real, "tab:green",
+                                                                      "tab:red"), s=18)
+ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=60, ha="right", fontsize=8)
+ax.set_ylabel("class logit")
+ax.set_title("Each drawn facet: mean image (grey) -> visualization (green: above the class's strongest real "
+             "image, black bar; red: not)", fontsize=9)
+fig.tight_layout()
+plots.publish(fig, out / "activations.png", dpi=80)
+
+# %% [markdown]
 # ## The numbers
 #
 # Per class and over all: how many drawn facets end above the class's strongest real image, and
@@ -132,7 +153,7 @@ summary = {
                 "official ILSVRC-2012 validation images; the largest facets drawn; unit: the class logit",
     "model": net.name, "judge": judge_net.name, "method": method, "k": k, "m": m, "shown": shown, "seed": seed,
     "smoke": smoke, "classes": per_class, "above_strongest_real_share": round(above, 4),
-    "facet_identity_mean": round(identity, 4), "figures": ["figS4_validation_facets.png"],
+    "facet_identity_mean": round(identity, 4), "figures": ["figS4_validation_facets.png", "activations.png"],
     "skipped": [s for r in rows for s in r["skipped"]], "timings": lap.timings,
     "provenance": provenance.provenance(net, [p for r in rows for p in r["fs"].source.paths], judge_net),
 }

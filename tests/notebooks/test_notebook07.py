@@ -28,5 +28,6 @@ def test_fig_s4_from_each_classs_own_validation_images(tmp_path):
         # +1.8 to +10.4 on these 12 facets)
         assert all(b > a for a, b in zip(c["act_start"], c["act_end"]))
         assert 0.0 <= c["facet_identity"] <= 1.0
+    assert (out / "activations.png").is_file()
     fig = Image.open(out / "figS4_validation_facets.png")
     assert fig.width > 2 * fig.height  # 3 classes x (4 facets + 4 real members)
