@@ -52,7 +52,7 @@ def write_pages(build: Path, figures: Path) -> list[Path]:
             "hidden_explorer": "02_hidden_layer_facets", "interpolation_explorer": "03_interpolation_study",
             "priors_explorer": "04_prior_comparison"}[call]
         nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{hint}"),
-                    nbformat.v4.new_code_cell(f"from mfv_utils import widgets\n\nwidgets.{call}({str(target)!r})")]
+                    nbformat.v4.new_code_cell(f"from mfv_utils.apps import widgets\n\nwidgets.{call}({str(target)!r})")]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         path = build / f"{stem}.ipynb"
         nbformat.write(nb, path)

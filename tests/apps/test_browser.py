@@ -89,7 +89,11 @@ def _open(browser, url):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url, timeout=TIMEOUT_MS)
-    page.wait_for_selector(".mfv-status, .mfv-error", timeout=TIMEOUT_MS)
+    # an explorer's status or error line, or a Python traceback in the page (then fail at once)
+    page.wait_for_function("() => document.querySelector('.mfv-status, .mfv-error') || "
+                           "document.body.innerText.includes('Traceback')", timeout=TIMEOUT_MS)
+    if not page.locator(".mfv-status, .mfv-error").count():
+        raise AssertionError(f"{url} shows a Python traceback:\n{page.inner_text('body')[-2000:]}")
     return page, errors
 
 

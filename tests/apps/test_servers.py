@@ -145,3 +145,24 @@ def test_lab_stops_server_and_kernel(tmp_path, sig):
             if proc.poll() is None:
                 proc.kill()
     assert rc == 0 and len(tree) >= 2
+
+
+def test_every_teach_page_names_an_explorer_that_exists(tmp_path):
+    """Each page's one code cell imports the explorers' module and calls a function it has, on a
+    folder that exists: a page that cannot start shows nothing but a traceback in the browser."""
+    import ast
+    import importlib
+
+    import nbformat
+
+    from mfv_utils import teach
+
+    pages = teach.write_pages(tmp_path, REPO / "figures")
+    assert len(pages) == len(teach.PAGES)
+    for path in pages:
+        (cell,) = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        tree = ast.parse(cell.source)
+        (imp,), call = [n for n in tree.body if isinstance(n, ast.ImportFrom)], tree.body[-1].value
+        module = importlib.import_module(f"{imp.module}.{imp.names[0].name}")
+        assert callable(getattr(module, call.func.attr)), (path.name, call.func.attr)
+        assert (REPO / "figures").joinpath(call.args[0].value).exists(), path.name
