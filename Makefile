@@ -50,6 +50,7 @@ figures: setup
 	$(PY) -m mfv_utils.run 05_hidden_unit_attribution
 	$(PY) -m mfv_utils.run 06_class_atlas
 	$(PY) -m mfv_utils.run 07_validation_facets
+	$(PY) -m mfv_utils.run 08_largest_facets
 
 test: setup
 	$(PY) -m pytest -q

@@ -9,7 +9,8 @@ import argparse
 
 import numpy as np
 
-from mfv_utils import data, facets
+import mfv_utils as mfv
+from mfv_utils import data
 from mfv_utils.evaluation import metrics
 from mfv_utils.networks import models
 
@@ -22,9 +23,9 @@ def main():
     net = models.load_model()
     for name in ("paper:bell_pepper", "paper:movie_theater"):
         s = data.load_image_set(name)
-        codes = facets.layer_codes(net, s.images, cache_dir=".cache/codes")
-        aris = [metrics.adjusted_rand(facets.find_facets(facets.embed(codes, seed=seed, perplexity=args.perplexity),
-                                                         10, 15, seed).labels, s.labels)
+        unit = models.Unit(net.logits_layer, s.target.index)
+        aris = [metrics.adjusted_rand(mfv.find_facets(net, unit, images=s, k=10, m=15, perplexity=args.perplexity,
+                                                      seed=seed).labels, s.labels)
                 for seed in range(args.seeds)]
         print(f"{name}: ARI per seed {np.round(aris, 3).tolist()}; mean {np.mean(aris):.3f}, "
               f"min {np.min(aris):.3f}, max {np.max(aris):.3f}")

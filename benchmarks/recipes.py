@@ -13,12 +13,10 @@ and ``<out>/<class>.png`` (one row of images per recipe, to look at).
 import argparse
 import dataclasses
 import json
-import time
 from pathlib import Path
 
-import torch
-
-from mfv_utils import data, facets
+import mfv_utils as mfv
+from mfv_utils import data
 from mfv_utils.optimization import methods
 from mfv_utils.evaluation import metrics, plots
 from mfv_utils.networks import models
@@ -53,13 +51,11 @@ COLUMNS = ("facet_identity", "facet_identity_strict", "seed_identity", "diversit
 
 
 def facets_of(spec: str, net, seed: int):
+    """Algorithm 1 on a class's images, as notebook 01 runs it (the public API)."""
     s = data.load_image_set(spec)
-    codes = facets.layer_codes(net, s.images, cache_dir=".cache/codes")
-    emb = facets.embed(codes, seed=seed, perplexity=10.0 if spec.startswith("paper:") else 30.0)
-    found = facets.find_facets(emb, k=10, m=15, seed=seed)
-    cents = torch.tensor(metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k),
-                         dtype=torch.float32)
-    return s, found, found.mean_images(s.images), cents
+    found = mfv.find_facets(net, models.Unit(net.logits_layer, s.target.index), images=s, k=10, m=15,
+                            perplexity=10.0 if spec.startswith("paper:") else 30.0, seed=seed)
+    return s, found
 
 
 def main(argv=None):
@@ -75,10 +71,9 @@ def main(argv=None):
     net, judge = models.load_model(), models.load_model("efficientnet_lite2")
     pool = {**methods.METHODS, **CANDIDATES}
     for spec in args.classes:
-        s, found, means, cents = facets_of(spec, net, args.seed)
-        real = [s.images[found.labels == j] for j in range(found.k)]
+        s, found = facets_of(spec, net, args.seed)
+        means = found.mean_images
         rj = metrics.judge_features(judge, s.images, cache_dir=".cache/codes")
-        unit = models.Unit(net.logits_layer, s.target.index)
         reps = s.images[metrics.representatives(rj, found.labels, found.k)]
         rows, shown = [], {}
         for name, images, secs in [("seed", means, 0.0), ("real", reps, 0.0)]:
@@ -89,9 +84,8 @@ def main(argv=None):
             recipe = pool[name]
             if args.steps:
                 recipe = dataclasses.replace(recipe, steps=args.steps)
-            t = time.perf_counter()
-            res = methods.run(recipe, net, unit, means, seed=args.seed, centroids=cents, real=real, progress=False)
-            secs = round(time.perf_counter() - t, 1)
+            res = found.visualize(recipe, seed=args.seed, progress=False)
+            secs = round(res.seconds, 1)
             f = metrics.fidelity(res.images, means, s.images, found.labels, s.target.index, net, judge, rj)["summary"]
             rows.append({"recipe": name, **f, "seconds": secs})
             shown[name] = res.images

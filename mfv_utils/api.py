@@ -98,7 +98,7 @@ class FacetSet:
     members: list[np.ndarray]  # per facet: the m rows of ``images`` nearest its centroid
     silhouettes: dict[int, float]  # k -> mean silhouette of k-means on the embedding
     k_suggested: int  # the k with the best silhouette
-    activations: np.ndarray  # (N,) the unit's activation for each image
+    unit_acts: np.ndarray | None = None  # (N,) the unit on each image, if known (else see activations)
     box: tuple[int, int, int] | None = None  # the unit's visible field in the source images (pool mode)
     shown: tuple[int, ...] | None = None  # which facets this set visualizes, in order (None: all)
     seed: int = 0
@@ -115,6 +115,15 @@ class FacetSet:
     def sizes(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=self.k)
 
+    @cached_property
+    def activations(self) -> np.ndarray:
+        """(N,) the unit's activation for each image (for a class unit: computed when first asked)."""
+        if self.unit_acts is not None:
+            return self.unit_acts
+        with torch.no_grad():
+            return torch.cat([models.unit_activation(self.model(self.images[i:i + 50], self.unit.layer), self.unit)
+                              for i in range(0, len(self.images), 50)]).cpu().numpy()
+
     @property
     def strongest_real(self) -> float:
         """The unit's highest activation on a real image of the set."""
@@ -130,10 +139,26 @@ class FacetSet:
         return self.images[self.labels == j].round().to(torch.uint8)
 
     @cached_property
+    def unit_centroids(self) -> np.ndarray:
+        """(k, D) float64: each facet's unit-length mean of its images' L2-normalized codes."""
+        return metrics.cluster_centroids(metrics.unit_rows(self.codes), self.labels, self.k)
+
+    @cached_property
     def code_centroids(self) -> torch.Tensor:
         """(k, D) each facet's centroid in the (L2-normalized) codes: what the anchors pull to."""
-        return torch.tensor(metrics.cluster_centroids(metrics.unit_rows(self.codes), self.labels, self.k),
-                            dtype=torch.float32)
+        return torch.tensor(self.unit_centroids, dtype=torch.float32)
+
+    def central(self, j: int) -> int:
+        """The row of ``images`` of facet ``j``'s most typical real member: the one whose code is
+        nearest (cosine) the facet's centroid in the codes."""
+        members = np.flatnonzero(self.labels == j)
+        return int(members[(metrics.unit_rows(self.codes)[members] @ self.unit_centroids[j]).argmax()])
+
+    def with_labels(self, labels) -> "FacetSet":
+        """The same images and embedding with given clusters (the authors' folders, say) instead of
+        k-means': each label is a facet of all its images."""
+        found = facets.reference_facets(self.embedding, labels)
+        return replace(self, labels=found.labels, centroids=found.centroids, members=found.members, shown=None)
 
     def largest(self, n: int) -> "FacetSet":
         """The same facets, showing only the ``n`` largest (ties: the lower index), largest first."""
@@ -208,11 +233,8 @@ def _class_facets(model, unit, images, k, m, code_layer, perplexity, seed, cache
     layer = model.check_layer(code_layer or model.code_layer)
     codes = facets.layer_codes(model, source.images, layer, cache_dir=cache_dir)
     embedding, found, best, silhouettes = facets.cluster(codes, k, m, seed, perplexity)
-    with torch.no_grad():
-        acts = torch.cat([models.unit_activation(model(source.images[i:i + 50], unit.layer), unit)
-                          for i in range(0, len(source), 50)]).cpu().numpy()
     return FacetSet(model, unit, source, np.arange(len(source)), source.images.float(), codes, layer, embedding,
-                    found.labels, found.centroids, found.members, silhouettes, best, acts, seed=seed)
+                    found.labels, found.centroids, found.members, silhouettes, best, seed=seed)
 
 
 def _pool_facets(model, unit, images, k, m, top_n, perplexity, seed, cache_dir, progress) -> FacetSet:
@@ -238,7 +260,7 @@ def _pool_facets(model, unit, images, k, m, top_n, perplexity, seed, cache_dir, 
     embedding, found, best, silhouettes = facets.cluster(codes, k, m, seed, perplexity)
     patches = receptive.crop_patches(pool.images[top], box, model.mean.flatten().cpu())
     return FacetSet(model, unit, pool, top, patches, codes, unit.layer, embedding, found.labels, found.centroids,
-                    found.members, silhouettes, best, column[top, unit.channel], box=box, seed=seed)
+                    found.members, silhouettes, best, unit_acts=column[top, unit.channel], box=box, seed=seed)
 
 
 @dataclass

@@ -60,18 +60,17 @@ tv_ramp = "authors"  # paper method: "authors" (their TV-weight expression, as p
 
 # %%
 import json
-import time
 
 import matplotlib
 
 if not interactive:
     matplotlib.use("Agg")
 import numpy as np
-import torch
 from PIL import Image
 
+import mfv_utils as mfv
 from mfv_utils import data, facets
-from mfv_utils.optimization import methods, param
+from mfv_utils.optimization import methods
 from mfv_utils.evaluation import metrics, plots, provenance
 from mfv_utils.networks import models
 from mfv_utils.runtime import session
@@ -99,7 +98,7 @@ print(f"{len(image_set)} images from {images}; model {net.name}; code layer {lay
 lap("load")
 
 # %% [markdown]
-# ## Steps 1-3: code, reduce, embed
+# ## Steps 1-3: code, reduce, embed (one call: `mfv.find_facets`)
 #
 # A high layer is used because its code is *semantic*: two images of peppers on a plant are
 # close there even when their pixels differ. PCA to 50 dimensions removes noise and makes
@@ -115,10 +114,12 @@ lap("load")
 # 0.42-0.49 against the authors' clusters; raw codes + perplexity 30 give 0.34-0.46.)
 
 # %%
-codes = facets.layer_codes(net, image_set.images, layer, cache_dir=".cache/codes")
-lap("codes")
-embedding = facets.embed(codes, seed=seed, perplexity=perplexity)
-lap("embed")
+if clusters not in ("tsne", "reference"):
+    raise ValueError(f"clusters must be 'tsne' or 'reference', got {clusters!r}")
+unit = models.Unit(net.logits_layer, target_class.index)
+found = mfv.find_facets(net, unit, images=image_set, k=k, m=m, code_layer=layer, perplexity=perplexity, seed=seed)
+codes, embedding = found.codes, found.embedding
+lap("facets")
 
 # %% [markdown]
 # ## Steps 4-5: cluster and average
@@ -126,18 +127,14 @@ lap("embed")
 # k-means in the embedding splits the class into k groups; the mean of the m images nearest
 # each centroid is a blurry but telling summary of a facet: its colors and its layout (a
 # pepper in the center, a pile filling the frame, a green plant...). With
-# `clusters="reference"` we skip the clustering and take the authors' own clusters, which
+# `clusters="reference"` we keep the embedding but take the authors' own clusters, which
 # checks our mean images against theirs. Either way we report the adjusted Rand index between
 # our clusters and the authors' (1 = identical partitions, 0 = chance).
 
 # %%
-if clusters == "tsne":
-    found = facets.find_facets(embedding, k=k, m=m, seed=seed)
-elif clusters == "reference":
-    found = facets.reference_facets(embedding, image_set.labels)
-else:
-    raise ValueError(f"clusters must be 'tsne' or 'reference', got {clusters!r}")
-means = found.mean_images(image_set.images)
+if clusters == "reference":
+    found = found.with_labels(image_set.labels)
+means = found.mean_images
 ari = metrics.adjusted_rand(found.labels, image_set.labels)
 sizes = np.bincount(found.labels, minlength=found.k).tolist()
 print("cluster sizes:", sizes, "| ARI vs the authors' clusters:", ari)
@@ -177,26 +174,18 @@ plots.publish(fig, out / "mean_images.png", dpi=90, bbox_inches="tight")
 #   stay a member of *its* facet while the class logit rises.
 
 # %%
-unit = models.Unit(net.logits_layer, target_class.index)
 runs = list(dict.fromkeys([method] + list(compare)))
 methods.check_known(runs)
 recipes = {name: methods.METHODS[name] for name in runs}
 if smoke:
     recipes = {name: methods.smoke(r) for name, r in recipes.items()}
-# what the anchors and maco need: each facet's centroid at the clustering layer and the mean
-# magnitude spectrum of its real images (both from the class's real images, never the judge)
-unit_codes = metrics.unit_rows(codes)
-centroids = torch.tensor(metrics.cluster_centroids(unit_codes, found.labels, found.k), dtype=torch.float32)
-at_input = torch.nn.functional.interpolate(image_set.images.float(), size=(net.input_size,) * 2,
-                                           mode="bilinear", antialias=True, align_corners=False)
-magnitudes = torch.stack([param.mean_magnitude(at_input[found.labels == j]) for j in range(found.k)])
-real_by_facet = [image_set.images[found.labels == j] for j in range(found.k)]  # colour and spectrum pieces
+# every method starts from the same mean images; what the anchors, the colour projection and maco
+# need (each facet's centroid at the clustering layer, its real images) comes from the class's own
+# images, never from the judge
 results, seconds = {}, {}
 for name, recipe in recipes.items():
-    t0 = time.perf_counter()
-    results[name] = methods.run(recipe, net, unit, means, seed=seed, centroids=centroids, magnitudes=magnitudes,
-                                real=real_by_facet, progress=interactive, tv_ramp=tv_ramp)
-    seconds[name] = round(time.perf_counter() - t0, 2)
+    results[name] = found.visualize(recipe, seed=seed, progress=interactive, tv_ramp=tv_ramp)
+    seconds[name] = results[name].seconds
     print(f"{name}: {methods.iterations(recipe)} iterations in {seconds[name]:.1f} s")
 result = results[method]
 lap("optimize")

@@ -54,6 +54,7 @@ if not interactive:
 import numpy as np
 import torch
 
+import mfv_utils as mfv
 from mfv_utils import data, facets
 from mfv_utils.evaluation import metrics, plots, provenance, snap
 from mfv_utils.networks import models
@@ -87,17 +88,16 @@ rng = np.random.default_rng(seed)
 sets = []
 for spec in classes:
     image_set = data.load_image_set(spec)
-    codes = metrics.unit_rows(facets.layer_codes(net, image_set.images, net.code_layer, cache_dir=".cache/codes"))
+    found = mfv.find_facets(net, models.Unit(net.logits_layer, image_set.target.index), images=image_set, k=k,
+                            m=15, perplexity=30.0, seed=seed)
     if image_set.labels is not None:
-        labels = np.unique(image_set.labels, return_inverse=True)[1]
+        found = found.with_labels(image_set.labels)
         cluster_source = "the authors' clusters"
     else:
-        emb = facets.embed(codes, seed=seed, perplexity=30.0)
-        labels = facets.find_facets(emb, k=k, m=15, seed=seed).labels
         cluster_source = f"Algorithm 1 (k={k})"
-    n_clusters = int(labels.max()) + 1
-    cents = metrics.cluster_centroids(codes, labels, n_clusters)
-    central = [int(np.flatnonzero(labels == j)[(codes[labels == j] @ cents[j]).argmax()]) for j in range(n_clusters)]
+    labels, codes, n_clusters = found.labels, metrics.unit_rows(found.codes), found.k
+    cents = found.unit_centroids
+    central = [found.central(j) for j in range(n_clusters)]
     all_pairs = [(a, b) for a in range(n_clusters) for b in range(a + 1, n_clusters)]
     chosen = [all_pairs[i] for i in rng.choice(len(all_pairs), size=min(pairs, len(all_pairs)), replace=False)]
     t = np.linspace(0, 1, n_interpolants + 2)

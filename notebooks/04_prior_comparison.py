@@ -67,7 +67,8 @@ if not interactive:
 import numpy as np
 import torch
 
-from mfv_utils import data, facets
+import mfv_utils as mfv
+from mfv_utils import data
 from mfv_utils.evaluation import comparison, metrics, plots, provenance
 from mfv_utils.networks import models
 from mfv_utils.optimization import optimize
@@ -102,21 +103,16 @@ for spec in classes:
     image_set = data.load_image_set(spec)
     if image_set.target is None:
         raise ValueError(f"image set {spec!r} has no class of its own; use paper:<class> or imagenette:<class>")
-    codes = facets.layer_codes(net, image_set.images, net.code_layer, cache_dir=".cache/codes")
-    perplexity = 10.0 if spec.startswith("paper:") else 30.0
-    embedding = facets.embed(codes, seed=seed, perplexity=perplexity)
-    found = facets.find_facets(embedding, k=k, m=m, seed=seed)
-    sizes = np.bincount(found.labels, minlength=found.k)
-    j = int(sizes.argmax())  # the largest facet (lowest index on ties)
-    unit_codes = metrics.unit_rows(codes)
-    centroid = metrics.cluster_centroids(unit_codes, found.labels, found.k)[j]
-    members = np.flatnonzero(found.labels == j)
-    real_idx = int(members[(unit_codes[members] @ centroid).argmax()])
+    found = mfv.find_facets(net, models.Unit(net.logits_layer, image_set.target.index), images=image_set, k=k, m=m,
+                            perplexity=10.0 if spec.startswith("paper:") else 30.0, seed=seed)
+    sizes = found.sizes
+    (j,) = found.largest(1).shown  # the largest facet (lowest index on ties)
+    real_idx = found.central(j)  # the member nearest the facet's centroid in the codes
     pick = rng.choice(len(image_set), size=min(n_real, len(image_set)), replace=False)
     rows.append({"spec": spec, "class": image_set.target, "n_images": len(image_set),
-                 "facet": j, "facet_size": int(sizes[j]), "mean": found.mean_images(image_set.images)[j],
-                 "centroid": torch.tensor(centroid, dtype=torch.float32), "real": image_set.images[real_idx],
-                 "facet_images": image_set.images[members],
+                 "facet": j, "facet_size": int(sizes[j]), "mean": found.mean_images[j],
+                 "centroid": found.code_centroids[j], "real": image_set.images[real_idx],
+                 "facet_images": found.real(j),
                  "reference": image_set.images[np.sort(pick)], "skipped": image_set.skipped,
                  "paths": image_set.paths})
     print(f"{spec}: {len(image_set)} images, class {image_set.target.index} {image_set.target.name!r}, "

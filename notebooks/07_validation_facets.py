@@ -27,10 +27,17 @@
 # each one's mean image, and show each visualization beside the real image nearest its centroid.
 # With 50 images a cluster holds about 5, so a facet's mean image averages its `m = 5` nearest
 # images (the paper's m = 15 would mix in the neighbouring clusters).
+#
+# **On a machine with ImageNet**, one parameter makes the paper's many-class figures: point
+# `$MFV_IMAGENET` at it and run with `source="imagenet-val"` (`n_classes=50` or 90, or a list of
+# `classes`); `source="imagenet-train"` runs Algorithm 1 on each class's training images instead.
 
 # %% tags=["parameters"]
 model = "efficientnet_lite0"
-classes = None  # None: the 20 classes with 50 validation images (data.VAL50_CLASSES); or a list of their names
+source = "val50"  # "val50": the 20 classes whose 50 official validation images are here; "imagenet-val"
+# (or "imagenet-train"): a local ImageNet ($MFV_IMAGENET, docs/data-and-models.md), any class
+classes = None  # a list of class names (or WNIDs); None: the 20 classes here, or n_classes of a local ImageNet
+n_classes = 50  # with a local ImageNet and classes=None: this many classes evenly spread over the 1000
 k = 10  # facets per class (Algorithm 1)
 m = 5  # images averaged into a facet's mean image (about 50 / k)
 shown = 4  # facets drawn per class, the largest first (Fig. S4 draws 4)
@@ -48,7 +55,6 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import mfv_utils as mfv
@@ -57,9 +63,15 @@ from mfv_utils.evaluation import plots, provenance
 from mfv_utils.runtime import session
 
 out, lap = session.start(seed, out_dir)
-names = list(data.VAL50_CLASSES) if classes is None else list(classes)
-if smoke and classes is None:
-    names = names[:2] + names[10:11]  # two Imagenette classes and one dog breed
+if source not in ("val50", "imagenet-val", "imagenet-train"):
+    raise ValueError(f"source must be 'val50', 'imagenet-val' or 'imagenet-train', got {source!r}")
+if classes is not None:
+    names = list(classes)
+elif source == "val50":
+    names = list(data.VAL50_CLASSES)
+    names = names[:2] + names[10:11] if smoke else names  # smoke: two Imagenette classes and one dog breed
+else:  # a local ImageNet: n_classes indices evenly spread over the 1000 (0, 20, 41, ... for 50)
+    names = [data.imagenet_classes()[int(i)].wnid for i in np.linspace(0, 999, n_classes).round()]
 net = mfv.load_model(model, device=device)
 judge_net = mfv.load_model(judge, device=device)
 
@@ -74,7 +86,7 @@ judge_net = mfv.load_model(judge, device=device)
 # %%
 rows = []
 for name in names:
-    images = data.load_image_set(f"val50:{name}", size=net.input_size)
+    images = data.load_image_set(f"{source}:{name}", size=net.input_size)
     unit = f"{net.logits_layer}:{images.target.index}"
     fs = mfv.find_facets(net, unit, images=images, k=k, m=m, seed=seed).largest(shown)
     viz = fs.visualize(method=method, smoke=smoke, progress=False)
@@ -118,17 +130,10 @@ lap("plots")
 # to its visualization (colour), against the strongest of the class's 50 real images (black bar).
 
 # %%
-fig, ax = plt.subplots(figsize=(11, 3.6))
-for i, r in enumerate(rows):
-    ax.plot([i - 0.35, i + 0.35], [r["fs"].strongest_real] * 2, color="black", lw=2)
-    ax.scatter([i] * len(r["viz"].act_start), r["viz"].act_start, color="0.6", s=14)
-    ax.scatter([i] * len(r["viz"].act_end), r["viz"].act_end, c=np.where(r["viz"].above_strongest_real, "tab:green",
-                                                                      "tab:red"), s=18)
-ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=60, ha="right", fontsize=8)
-ax.set_ylabel("class logit")
-ax.set_title("Each drawn facet: mean image (grey) -> visualization (green: above the class's strongest real "
-             "image, black bar; red: not)", fontsize=9)
-fig.tight_layout()
+fig = plots.out_firing([r["name"] for r in rows], [r["fs"].strongest_real for r in rows],
+                       [r["viz"].act_start for r in rows], [r["viz"].act_end for r in rows],
+                       "Each drawn facet: mean image (grey) -> visualization (green: above the class's strongest real "
+                       "image, black bar; red: not)")
 plots.publish(fig, out / "activations.png", dpi=80)
 
 # %% [markdown]
@@ -149,8 +154,10 @@ per_class = [{"class": r["name"], "class_index": r["class_index"], "images": r["
 above = float(np.mean([a for r in per_class for a in r["above_strongest_real"]]))
 identity = float(np.mean([r["facet_identity"] for r in per_class]))
 summary = {
-    "protocol": f"Algorithm 1 (PCA 50, t-SNE, k-means k={k}, mean of the m={m} nearest) on each class's 50 "
-                "official ILSVRC-2012 validation images; the largest facets drawn; unit: the class logit",
+    "protocol": f"Algorithm 1 (PCA 50, t-SNE, k-means k={k}, mean of the m={m} nearest) on each class's "
+                + ("~1,300 ImageNet training images" if source == "imagenet-train" else
+                   "50 official ILSVRC-2012 validation images") + "; the largest facets drawn; unit: the class logit",
+    "source": source,
     "model": net.name, "judge": judge_net.name, "method": method, "k": k, "m": m, "shown": shown, "seed": seed,
     "smoke": smoke, "classes": per_class, "above_strongest_real_share": round(above, 4),
     "facet_identity_mean": round(identity, 4), "figures": ["figS4_validation_facets.png", "activations.png"],

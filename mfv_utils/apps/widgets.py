@@ -122,8 +122,8 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
                                  f"but {sets.value} has {len(s)}")
             model_ = net()
             codes = facets.layer_codes(model_, s.images, layer_box.value, cache_dir=REPO / ".cache/codes")
-            emb = facets.embed(codes, perplexity=10.0 if len(s) <= 300 else 30.0, seed=seed)
-            found = facets.find_facets(emb, k=k_box.value, m=m_box.value, seed=seed)
+            _, found, best, _ = facets.cluster(codes, k_box.value, m_box.value, seed,
+                                               perplexity=10.0 if len(s) <= 300 else 30.0)
         except (OSError, ValueError, RuntimeError) as e:
             parts.show_error(status, e)
             return
@@ -132,7 +132,8 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
                      centroids=metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k))
         draw_scatter()
         opt_btn.disabled = s.target is None
-        parts.show_ok(status, f"{sets.value}: {len(s)} images, {found.k} facets" + ("" if s.target else
+        parts.show_ok(status, f"{sets.value}: {len(s)} images, {found.k} facets (silhouette suggests k={best})"
+                      + ("" if s.target else
                                                                           " (no class: cannot optimize)"))
 
     def show_facet(*_):

@@ -28,6 +28,8 @@ import pooch
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from mfv_utils.data import imagenet
+
 DATA_ENV = "MFV_DATA_DIR"
 SOURCES = {
     # the paper authors' companion repository, pinned to one commit (MIT license)
@@ -283,6 +285,9 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
     - ``imagewoof:<class>`` (``beagle``, ``samoyed``, ...): the 250 Imagewoof images of a dog class;
     - ``val50:<class>``: the 50 official ILSVRC-2012 validation images of one of the 20 classes that
       have them here (Imagenette's ten and Imagewoof's ten): the paper's Fig. S4 protocol;
+    - ``imagenet-val:<class>`` / ``imagenet-train:<class>``: a class's images in a local ImageNet
+      (``$MFV_IMAGENET``; :mod:`.imagenet`): its 50 official validation images (the paper's Fig. S4)
+      or its ~1,300 training images (the paper's Algorithm 1); a class by name, WNID or index;
     - ``samples``: one ImageNet image per class (1000);
     - ``imagenette:<class>`` (``church``, ``french_horn``, ``tench``, ... or the WNID): every
       Imagenette image of that class (train + val: ~1,350 for church and French horn, the
@@ -323,6 +328,15 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
         images, kept = _class_files(wnid, official_val=kind == "val50", size=size, base_url=base_url,
                                     skipped=skipped)
         return ImageSet(spec, images, kept, None, find_class(wnid), skipped)
+    if spec.startswith(("imagenet-val:", "imagenet-train:")):
+        split = spec.split(":", 1)[0].split("-")[1]
+        target = find_class(spec.split(":", 1)[1])
+        files, where = imagenet.class_files(imagenet.imagenet_root(spec), split, target.wnid,
+                                            [c.wnid for c in imagenet_classes()])
+        if not files:
+            raise ValueError(f"no images of {target.wnid} ({target.name}) in {where}")
+        images, kept, _ = load_images(files, size, skipped)
+        return ImageSet(spec, images, kept, None, target, skipped)
     if spec == "samples":
         names = sorted(registry("imagenet-samples"))
         images, kept, _ = load_images(fetch("imagenet-samples", names, base_url), size, skipped)
@@ -330,7 +344,8 @@ def load_image_set(spec: str | Path, size: int = 227, base_url: str | None = Non
     folder = Path(spec).expanduser()
     if not folder.is_dir():
         raise ValueError(f"image set {spec!r} is neither a known name (paper:bell_pepper, "
-                         "paper:movie_theater, imagenette:church, imagewoof:beagle, val50:church, samples) "
+                         "paper:movie_theater, imagenette:church, imagewoof:beagle, val50:church, imagenet-val:<class>, "
+                         "imagenet-train:<class>, samples) "
                          "nor an existing folder")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:

@@ -214,6 +214,24 @@ def score_table(values: np.ndarray, row_labels: list[str], col_labels: list[str]
     return fig
 
 
+def out_firing(names: list[str], strongest: list[float], starts: list, ends: list, title: str,
+               ylabel: str = "class logit") -> plt.Figure:
+    """Does each facet out-fire the unit's real images? Per unit (a column named by ``names``): each
+    drawn facet's activation from its mean image (``starts``, grey) to its visualization (``ends``:
+    green where above the unit's ``strongest`` real image, the black bar; red where not)."""
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    for i, (top, a, b) in enumerate(zip(strongest, starts, ends)):
+        a, b = np.atleast_1d(a), np.atleast_1d(b)
+        ax.plot([i - 0.35, i + 0.35], [top] * 2, color="black", lw=2)
+        ax.scatter([i] * len(a), a, color="0.6", s=14)
+        ax.scatter([i] * len(b), b, c=np.where(b > top, "tab:green", "tab:red"), s=18)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def publish(fig: plt.Figure, path, inline_width: int = 1000, **savefig) -> None:
     """Save ``fig`` to ``path`` (``savefig``'s options), close it, and show the saved PNG in the
     notebook: the figure a reader sees in the executed notebook is the committed file, scaled

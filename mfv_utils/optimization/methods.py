@@ -16,11 +16,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from mfv_utils.optimization import optimize, param
+from mfv_utils.optimization import loop, optimize, param
 from mfv_utils.networks.models import Model, Unit, unit_activation
 from mfv_utils.optimization.objectives import (Anchor, ColourMatch, anchor_references, code, colour_directions,
                          colour_references, cosine, sliced_wasserstein)
-from mfv_utils.runtime.progress import bar as progress_bar
 from mfv_utils.optimization.transforms import Robustness
 
 
@@ -38,6 +37,14 @@ class Method:
     spectrum: str = "decay"  # "decay": 1/f^decay; "real": the mean spectrum of the facet's real images
     colour: str = "free"  # "free"; "project": every step keeps the facet's colour statistics
     colour_match: ColourMatch | None = None  # sliced-Wasserstein pull to the facet's real colours
+
+    @property
+    def iters(self) -> int:
+        return self.steps
+
+    def begin(self, ctx: "loop.Context") -> "_MethodRun":
+        """This recipe as a stage of :func:`mfv_utils.optimization.loop.run`."""
+        return _MethodRun(self, ctx)
 
 
 METHODS: dict[str, Method | tuple[optimize.Phase, ...]] = {
@@ -158,51 +165,65 @@ def render(model: Model, unit: Unit, seeds: torch.Tensor, method: Method, seed: 
     layer; for a hidden unit its own layer, where codes are columns at the unit's position);
     ``magnitudes`` (B, 3, h, w//2+1): fixed spectra (maco); ``real``: per image, its facet's real
     images, for the pieces computed from them (spectrum, colour, maco's magnitudes).
-    ``callback(step, images, values)``, if given, runs after every step (a widget's progress)."""
+    ``callback(step, images, values)``, if given, runs after every step (a widget's progress).
+    The method is one stage of :func:`mfv_utils.optimization.loop.run`."""
     unit = model.unit(unit)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on every device
     size = (model.input_size, model.input_size)
-    start = param.resized(seeds.detach().to(model.device), size)
-    code_layer = model.check_layer(code_layer or model.code_layer)
-    position = (unit.y, unit.x) if code_layer == unit.layer and unit.y is not None else None
-    par = parametrization(method, size, magnitudes, real, model.device)
-    p = par.init(start).requires_grad_(True)
-    opt = torch.optim.Adam([p], lr=method.lr)
-    if centroids is not None and len(centroids) != len(start):
-        raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: "
-                         f"{len(centroids)} facet centroids for {len(start)} images")
-    try:
-        refs = anchor_references(method.anchors, model, start, centroids, code_layer, position)
-    except ValueError as e:
-        raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: {e}") from None
-    layers = list(dict.fromkeys([unit.layer] + [a.layer or code_layer for a in method.anchors]))
-    if method.colour_match is not None:
-        if real is None:
-            raise ValueError(f"method {method.name!r} needs each facet's real images (colour match)")
-        directions = colour_directions(method.colour_match.directions, seed).to(model.device)
-        colour_ref = colour_references([r.to(model.device) for r in real], method.colour_match, directions, seed)
-    history = []
-    for step in progress_bar(method.steps, f"{method.name} {unit.layer}:{unit.channel}", progress):
-        image = par.image(p, size)
-        x = method.robustness(image, gen)
-        acts = model.features(x, layers)
-        value = unit_activation(acts[unit.layer], unit)
-        loss = value
-        for a, ref in zip(method.anchors, refs):
-            layer = a.layer or code_layer
-            loss = loss + a.weight * cosine(code(acts[layer], position if layer == code_layer else None), ref)
+    ctx = loop.Context(model, unit, param.resized(seeds.detach().to(model.device), size), seed=seed,
+                       centroids=centroids, magnitudes=magnitudes, real=real, code_layer=code_layer)
+    return loop.run((method,), ctx, f"{method.name} {unit.layer}:{unit.channel}", progress, callback)
+
+
+class _MethodRun:
+    """A :class:`Method` in progress: its parametrization of the start images, Adam on it, and
+    the objective (the unit, the anchors, the colour match) under random transforms."""
+
+    def __init__(self, method: Method, ctx: loop.Context):
+        model, unit, start = ctx.model, ctx.unit, ctx.images
+        torch.manual_seed(ctx.seed)
+        self.method, self.ctx = method, ctx
+        self.size = (model.input_size, model.input_size)
+        self.code_layer = code_layer = model.check_layer(ctx.code_layer or model.code_layer)
+        self.position = (unit.y, unit.x) if code_layer == unit.layer and unit.y is not None else None
+        self.par = parametrization(method, self.size, ctx.magnitudes, ctx.real, model.device)
+        self.p = self.par.init(start).requires_grad_(True)
+        self.opt = torch.optim.Adam([self.p], lr=method.lr)
+        if ctx.centroids is not None and len(ctx.centroids) != len(start):
+            raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: "
+                             f"{len(ctx.centroids)} facet centroids for {len(start)} images")
+        try:
+            self.refs = anchor_references(method.anchors, model, start, ctx.centroids, code_layer, self.position)
+        except ValueError as e:
+            raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: {e}") from None
+        self.layers = list(dict.fromkeys([unit.layer] + [a.layer or code_layer for a in method.anchors]))
         if method.colour_match is not None:
-            loss = loss - method.colour_match.weight * sliced_wasserstein(image, colour_ref, directions, gen)
-        opt.zero_grad(set_to_none=True)
+            if ctx.real is None:
+                raise ValueError(f"method {method.name!r} needs each facet's real images (colour match)")
+            self.directions = colour_directions(method.colour_match.directions, ctx.seed).to(model.device)
+            self.colour_ref = colour_references([r.to(model.device) for r in ctx.real], method.colour_match,
+                                                self.directions, ctx.seed)
+
+    def step(self, i: int):
+        method, ctx, code_layer = self.method, self.ctx, self.code_layer
+        image = self.par.image(self.p, self.size)
+        x = method.robustness(image, ctx.gen)
+        acts = ctx.model.features(x, self.layers)
+        value = unit_activation(acts[ctx.unit.layer], ctx.unit)
+        loss = value
+        for a, ref in zip(method.anchors, self.refs):
+            layer = a.layer or code_layer
+            loss = loss + a.weight * cosine(code(acts[layer], self.position if layer == code_layer else None), ref)
+        if method.colour_match is not None:
+            loss = loss - method.colour_match.weight * sliced_wasserstein(image, self.colour_ref, self.directions,
+                                                                          ctx.gen)
+        self.opt.zero_grad(set_to_none=True)
         (-loss.sum()).backward()
-        opt.step()
-        history.append(value.detach().cpu().numpy())
-        if callback is not None:
-            callback(step + 1, image.detach(), value.detach())
-    with torch.no_grad():
-        images = par.image(p, size).cpu()
-    return optimize.Result(images, np.stack(history, axis=1) if history else np.zeros((len(start), 0)))
+        self.opt.step()
+        return value, image.detach()
+
+    def finish(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.par.image(self.p, self.size)
 
 
 def run(method, model: Model, unit: Unit, seeds: torch.Tensor, seed: int = 0, centroids=None,

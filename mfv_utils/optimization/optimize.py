@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mfv_utils.optimization import priors
+from mfv_utils.optimization import loop, priors
+from mfv_utils.optimization.loop import Result
 from mfv_utils.networks.models import Model, Unit, pick_channel, unit_activation
 from mfv_utils.optimization.priors import tv_denoise
-from mfv_utils.runtime.progress import bar as progress_bar
 from mfv_utils.optimization.transforms import Robustness
 
 REFERENCE_SIZE = 227  # the authors' AlexNet input; margins are given at this size
@@ -99,6 +99,10 @@ class Phase:
     post: tuple = (TV(),)  # applied in order after each step (after the clip to 0..255)
     penalties: tuple = ()  # subtracted from the objective before the gradient is taken
     transform: Robustness | None = None  # random jitter/scale/rotation of the crop before the net
+
+    def begin(self, ctx: "loop.Context") -> "_PhaseRun":
+        """This phase as a stage of :func:`mfv_utils.optimization.loop.run`."""
+        return _PhaseRun(self, ctx)
 
 
 # The authors' mean-initialized schedule (act_max.tvd.mean.py, AlexNet at 227 px).
@@ -178,12 +182,6 @@ def _offsets(rng: np.random.Generator, n: int, slack: int, window: float) -> np.
     return np.clip(o, 0, slack).astype(int)
 
 
-@dataclass
-class Result:
-    images: torch.Tensor  # (B, 3, Hc, Wc) final canvases, 0..255
-    history: np.ndarray  # (B, T) the objective of each crop at every iteration
-
-
 def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, seed: int = 0,
              tv_ramp: str = "authors", progress: bool = True, callback=None,
              snapshots: list | None = None) -> Result:
@@ -198,58 +196,58 @@ def maximize(model: Model, unit: Unit, start: torch.Tensor, schedule=MEAN_INIT, 
     receives a copy of the canvases at the end of every phase (the paper's Fig. 3 progression).
     A phase's ``transform`` (jitter) acts on the crop before the network, its ``penalties`` are
     subtracted from the objective and its ``post`` steps replace TV as the phase lists them.
+    The phases are stages of :func:`mfv_utils.optimization.loop.run`.
     """
     unit = model.unit(unit)
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)  # the transforms' draws (numpy's rng: the crops)
     size = model.input_size
     canvas = start.detach().to(model.device, torch.float32)
     if canvas.shape[-2:] != (size, size):
         canvas = F.interpolate(canvas, size=(size, size), mode="bilinear", antialias=True,
                                align_corners=False)
-    canvas = canvas.clamp(0, 255).contiguous()
-    batch = len(canvas)
-    history = []
-    total = sum(p.iters for p in schedule)
-    bar = progress_bar(total, f"maximize {unit.layer}:{unit.channel}", progress)
-    it = 0
-    for phase in schedule:
+    ctx = loop.Context(model, unit, canvas.clamp(0, 255).contiguous(), seed=seed, tv_ramp=tv_ramp)
+    return loop.run(schedule, ctx, f"maximize {unit.layer}:{unit.channel}", progress, callback, snapshots)
+
+
+class _PhaseRun:
+    """One phase in progress: its canvas (upsampled at the start when the phase says so), the
+    central mask of its margin, and one normalized gradient step per iteration."""
+
+    def __init__(self, phase: Phase, ctx: loop.Context):
+        self.phase, self.ctx = phase, ctx
+        canvas = ctx.images
         if phase.scale is not None and phase.scale != 1.0:
             side = round(canvas.shape[-1] * phase.scale)
-            canvas = F.interpolate(canvas, size=(side, side), mode="bicubic",
-                                   align_corners=False).clamp(0, 255)
-        margin = round(phase.margin * size / REFERENCE_SIZE)
-        mask = None
+            canvas = F.interpolate(canvas, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 255)
+        self.canvas, self.size = canvas, ctx.model.input_size
+        margin = round(phase.margin * self.size / REFERENCE_SIZE)
+        self.mask = None
         if margin:
-            mask = torch.zeros(1, 1, size, size, device=canvas.device)
-            mask[..., margin:size - margin, margin:size - margin] = 1
-        slack_y, slack_x = canvas.shape[-2] - size, canvas.shape[-1] - size
-        for i in range(phase.iters):
-            oy = _offsets(rng, batch, slack_y, phase.window)
-            ox = _offsets(rng, batch, slack_x, phase.window)
-            crop = torch.stack([canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size]
-                                for b in range(batch)]).requires_grad_(True)
-            seen = phase.transform(crop, gen) if phase.transform is not None else crop
-            values = objective(model, seen, unit, phase.objective)
-            loss = values
-            for penalty in phase.penalties:
-                loss = loss - penalty(crop)
-            (grad,) = torch.autograd.grad(loss.sum(), crop)
-            if mask is not None:
-                grad = grad * mask
-            scale = step_size(phase, i) / grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-            with torch.no_grad():
-                new = (crop + scale * grad).clamp_(0, 255)
-                for post in phase.post:
-                    new = post(new, phase, i, tv_ramp)
-                for b in range(batch):
-                    canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] = new[b]
-            history.append(values.detach().cpu().numpy())
-            it += 1
-            bar.update(1)
-            if callback is not None:
-                callback(it, canvas, values.detach())
-        if snapshots is not None:
-            snapshots.append(canvas.to("cpu", copy=True))
-    bar.close()
-    return Result(canvas.cpu(), np.stack(history, axis=1) if history else np.zeros((batch, 0)))
+            self.mask = torch.zeros(1, 1, self.size, self.size, device=canvas.device)
+            self.mask[..., margin:self.size - margin, margin:self.size - margin] = 1
+
+    def step(self, i: int):
+        phase, ctx, canvas, size = self.phase, self.ctx, self.canvas, self.size
+        batch = len(canvas)
+        oy = _offsets(ctx.rng, batch, canvas.shape[-2] - size, phase.window)
+        ox = _offsets(ctx.rng, batch, canvas.shape[-1] - size, phase.window)
+        crop = torch.stack([canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size]
+                            for b in range(batch)]).requires_grad_(True)
+        seen = phase.transform(crop, ctx.gen) if phase.transform is not None else crop
+        values = objective(ctx.model, seen, ctx.unit, phase.objective)
+        loss = values
+        for penalty in phase.penalties:
+            loss = loss - penalty(crop)
+        (grad,) = torch.autograd.grad(loss.sum(), crop)
+        if self.mask is not None:
+            grad = grad * self.mask
+        scale = step_size(phase, i) / grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+        with torch.no_grad():
+            new = (crop + scale * grad).clamp_(0, 255)
+            for post in phase.post:
+                new = post(new, phase, i, ctx.tv_ramp)
+            for b in range(batch):
+                canvas[b, :, oy[b]:oy[b] + size, ox[b]:ox[b] + size] = new[b]
+        return values, canvas
+
+    def finish(self) -> torch.Tensor:
+        return self.canvas

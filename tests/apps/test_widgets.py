@@ -63,6 +63,14 @@ def test_facets_explorer_answers_from_the_run_and_optimizes_live(smoke_run, lite
     assert "k=4 facets need at least 4 images" in _status(app)
     _find(app, W.Dropdown, "facet").value = 5
     assert _images(app)[1] != after[1]  # still answering
+    # Algorithm 1 live on the whole class (the same chain as mfv.find_facets): k facets and the k
+    # the silhouette suggests, and a new scatter
+    scatter = _images(app)[0]
+    _find(app, W.Combobox, "images").value = "paper:bell_pepper"
+    _find(app, W.IntSlider, "k").value = 6
+    _find(app, W.Button, "Embed + cluster").click()
+    assert "6 facets (silhouette suggests k=" in _status(app) and app.state["found"].k == 6
+    assert _images(app)[0] != scatter
 
 
 def test_hidden_explorer_shows_each_unit(smoke02):

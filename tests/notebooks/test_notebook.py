@@ -63,7 +63,7 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
     assert len(prov["model_weights"]["sha256"]) == 64 and prov["images"]["n"] == 150
     assert prov["device"]["type"] == "cpu" and prov["device"]["threads"] >= 1  # device "auto", no GPU here
     assert prov["levers"] == "fold_batchnorm+static_padding+fuse_activation"
-    assert {"load", "codes", "embed", "cluster", "optimize", "judge", "evaluate", "plots"} <= m["timings"].keys()
+    assert {"load", "facets", "cluster", "optimize", "judge", "evaluate", "plots"} <= m["timings"].keys()
     for name in ("fig2_tsne_facets.png", "fig4_facets_vs_real.png", "mean_images.png", "methods.png"):
         w, h = Image.open(out / name).size
         assert w > 600 and h > 300

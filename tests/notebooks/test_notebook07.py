@@ -31,3 +31,29 @@ def test_fig_s4_from_each_classs_own_validation_images(tmp_path):
     assert (out / "activations.png").is_file()
     fig = Image.open(out / "figS4_validation_facets.png")
     assert fig.width > 2 * fig.height  # 3 classes x (4 facets + 4 real members)
+
+
+def test_a_local_imagenet_is_one_parameter(tmp_path, monkeypatch):
+    """On a machine with ImageNet, ``source="imagenet-val"`` runs the same notebook on any class of
+    it: here a local ImageNet in the official validation layout (flat files + Caffe's val.txt)
+    holding one class's 50 images, copied from the shared data."""
+    import shutil
+
+    from mfv_utils import data
+
+    root = tmp_path / "imagenet"
+    (root / "val").mkdir(parents=True)
+    tench = data.load_image_set("val50:tench", size=32)
+    for p in tench.paths:
+        shutil.copy(p, root / "val" / p.name)
+    (root / "val" / "val.txt").write_text("".join(f"{p.name} 0\n" for p in tench.paths))
+    monkeypatch.setenv(data.IMAGENET_ENV, str(root))
+    out = tmp_path / "out"
+    proc = run_cli(REPO / "notebooks" / "07_validation_facets.py", "--smoke", "-p", "out_dir", str(out),
+                   "-p", "source", "imagenet-val", "-p", "classes", "['n01440764']", build=tmp_path / "build")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["source"] == "imagenet-val" and [c["images"] for c in m["classes"]] == ["imagenet-val:n01440764"]
+    (c,) = m["classes"]
+    assert c["class"] == "tench" and c["n_images"] == 50 and len(c["drawn"]) == 4
+    assert all("imagenet/val/ILSVRC2012_val_" in p for p in c["nearest_member"])  # from the local copy

@@ -1,0 +1,46 @@
+"""The one optimization loop: the paper's phases and a Fourier recipe are stages of it, and can
+follow each other in one schedule."""
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from mfv_utils.networks.models import Unit
+from mfv_utils.optimization import loop, methods, optimize
+
+
+def _start(n=2, size=224):
+    return optimize.noise_images(n, size, seed=3)
+
+
+def test_phases_and_a_recipe_in_one_schedule(lite0):
+    """A paper phase, then the figures' Fourier recipe without its data-driven pieces: the images
+    flow from stage to stage, one history row per iteration, one snapshot per stage, the callback
+    after every iteration; the same seed gives the same bytes."""
+    schedule = (optimize.Phase(iters=3, window=0.0, step=(4.0, 4.0)), replace(methods.METHODS["fourier"], steps=4))
+
+    def once(seed):
+        calls, snaps = [], []
+        ctx = loop.Context(lite0, lite0.unit(Unit("logits", 945)), _start(), seed=seed)
+        res = loop.run(schedule, ctx, "mixed", progress=False, callback=lambda it, im, v: calls.append(it),
+                       snapshots=snaps)
+        return res, calls, snaps
+
+    res, calls, snaps = once(0)
+    assert res.images.shape == (2, 3, 224, 224) and res.history.shape == (2, 7)
+    assert calls == list(range(1, 8)) and len(snaps) == 2
+    assert not torch.equal(snaps[0], snaps[1])  # the recipe moved the phase's images on
+    assert np.all(res.history[:, -1] > res.history[:, 0])  # the class logit rose over the schedule
+    again, _, _ = once(0)
+    assert torch.equal(again.images, res.images) and np.array_equal(again.history, res.history)
+
+
+def test_the_entry_points_are_the_loop(lite0):
+    """``methods.run`` and ``optimize.maximize`` are thin: their results are the loop's, bit for bit."""
+    unit, start = Unit("logits", 945), _start(1)
+    recipe = replace(methods.METHODS["fourier"], steps=3)
+    direct = loop.run((recipe,), loop.Context(lite0, lite0.unit(unit), start.clone(), seed=1), "x", progress=False)
+    assert torch.equal(methods.run(recipe, lite0, unit, start, seed=1, progress=False).images, direct.images)
+    phases = optimize.shorten(optimize.MEAN_INIT, 0.02)
+    direct = loop.run(phases, loop.Context(lite0, lite0.unit(unit), start.clone(), seed=1), "x", progress=False)
+    assert torch.equal(optimize.maximize(lite0, unit, start, phases, seed=1, progress=False).images, direct.images)
