@@ -200,7 +200,7 @@ def test_jupyterlab_opens_a_notebook_source_as_a_notebook(browser, tmp_path):
         page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/01_bell_pepper_tsne.py", timeout=TIMEOUT_MS)
         page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell').length >= 20", timeout=TIMEOUT_MS)
         assert page.locator(".jp-FileEditor").count() == 0  # a notebook, not the text editor
-        assert "facets.find_facets(embedding" in page.inner_text(".jp-Notebook")  # a code cell far down
+        assert "found.visualize(recipe" in page.inner_text(".jp-Notebook")  # a code cell far down
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "jupyterlab_notebook01.png"))
         page.close()
