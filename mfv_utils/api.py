@@ -139,9 +139,14 @@ class FacetSet:
         return self.images[self.labels == j].round().to(torch.uint8)
 
     @cached_property
+    def unit_codes(self) -> np.ndarray:
+        """(N, D) the codes, L2-normalized (what the centroids and ``central`` compare)."""
+        return metrics.unit_rows(self.codes)
+
+    @cached_property
     def unit_centroids(self) -> np.ndarray:
         """(k, D) float64: each facet's unit-length mean of its images' L2-normalized codes."""
-        return metrics.cluster_centroids(metrics.unit_rows(self.codes), self.labels, self.k)
+        return metrics.cluster_centroids(self.unit_codes, self.labels, self.k)
 
     @cached_property
     def code_centroids(self) -> torch.Tensor:
@@ -152,7 +157,7 @@ class FacetSet:
         """The row of ``images`` of facet ``j``'s most typical real member: the one whose code is
         nearest (cosine) the facet's centroid in the codes."""
         members = np.flatnonzero(self.labels == j)
-        return int(members[(metrics.unit_rows(self.codes)[members] @ self.unit_centroids[j]).argmax()])
+        return int(members[(self.unit_codes[members] @ self.unit_centroids[j]).argmax()])
 
     def with_labels(self, labels) -> "FacetSet":
         """The same images and embedding with given clusters (the authors' folders, say) instead of

@@ -95,7 +95,7 @@ for spec in classes:
         cluster_source = "the authors' clusters"
     else:
         cluster_source = f"Algorithm 1 (k={k})"
-    labels, codes, n_clusters = found.labels, metrics.unit_rows(found.codes), found.k
+    labels, codes, n_clusters = found.labels, found.unit_codes, found.k
     cents = found.unit_centroids
     central = [found.central(j) for j in range(n_clusters)]
     all_pairs = [(a, b) for a in range(n_clusters) for b in range(a + 1, n_clusters)]

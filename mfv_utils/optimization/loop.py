@@ -11,7 +11,7 @@ from phase to phase the same way).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -44,7 +44,6 @@ class Context:
     real: list[torch.Tensor] | None = None  # per image, its facet's real images
     code_layer: str | None = None
     tv_ramp: str = "authors"
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed) if self.rng is None else self.rng
