@@ -51,6 +51,7 @@ figures: setup
 	$(PY) -m mfv_utils.run 06_class_atlas
 	$(PY) -m mfv_utils.run 07_validation_facets
 	$(PY) -m mfv_utils.run 08_largest_facets
+	$(PY) -m mfv_utils.run 09_pool_atlas
 
 test: setup
 	$(PY) -m pytest -q

@@ -208,6 +208,8 @@ lap("optimize")
 #   that in the class's real images (1: natural; >>1: high-frequency texture).
 # - **color_distance**: the Hellinger distance between a facet's joint RGB histogram and that of
 #   its cluster's real images (0: the same colours; 1: disjoint).
+# - **above_real**: the share of facets whose class logit ends above the class's strongest real
+#   image: activation maximization's own aim (0 for any real image, by definition).
 # - **top1 / top5** and **judge_top1 / judge_top5**: how many facets have the target class
 #   first / among the first five, by the optimized network and by the judge.
 #
@@ -224,12 +226,18 @@ reps = metrics.representatives(real_judged, found.labels, found.k)
 scored = {"seed": means, "real": image_set.images[reps], **{name: r.images for name, r in results.items()}}
 fidelity = {name: metrics.fidelity(images, means, image_set.images, found.labels, target_class.index,
                                    net, judge_net, real_judged) for name, images in scored.items()}
+# above_real: the share of facets whose class logit ends above the class's strongest real image
+strongest = found.strongest_real
+above = {name: float(np.mean(r.above_strongest_real)) for name, r in results.items()}
+above["seed"] = float(np.mean(metrics.class_scores(net, means, target_class.index)["logit"] > strongest))
+above["real"] = float(np.mean(metrics.class_scores(net, image_set.images[reps], target_class.index)["logit"]
+                              > strongest))
 table = [{"method": name, "iterations": methods.iterations(recipes[name]) if name in recipes else 0,
-          "seconds": seconds.get(name, 0.0),
+          "seconds": seconds.get(name, 0.0), "above_real": round(above[name], 4),
           **{key: v for key, v in fidelity[name]["summary"].items() if key not in ("judge", "k")}}
          for name in list(results) + ["seed", "real"]]
-cols = ["method", "facet_identity", "facet_identity_strict", "seed_identity", "diversity_ratio", "hf_ratio",
-        "color_distance", "top1", "judge_top5", "seconds"]
+cols = ["method", "facet_identity", "above_real", "facet_identity_strict", "seed_identity", "diversity_ratio",
+        "hf_ratio", "color_distance", "top1", "judge_top5", "seconds"]
 print(" | ".join(f"{c[:14]:>14}" for c in cols))
 for row in table:
     print(" | ".join(f"{row[c]:>14.3f}" if isinstance(row[c], float) else f"{row[c]:>14}" for c in cols))
@@ -331,6 +339,7 @@ summary = {
     "iterations": methods.iterations(recipes[method]),
     "cluster_sizes": sizes, "ari_vs_reference": ari, "mean_mae_vs_authors": mae_vs_authors,
     "n_top1": int(sum(r["final_rank"] == 0 for r in facet_rows)),
+    "strongest_real": round(strongest, 4),
     "fidelity": fidelity[method]["summary"], "goals": met,
     "methods": table,
     "facets": facet_rows,

@@ -102,6 +102,13 @@ def smoke06(tmp_path_factory):
     return out, json.loads((out / "metrics.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def smoke09(tmp_path_factory):
+    out, _, _ = _smoke(tmp_path_factory, "nb09", "09_pool_atlas", "-p", "workers", "1", "-p", "pool", '["paper"]',
+                       "-p", "top_n", "40", "-p", "k", "4", "-p", "s9_units", "2")
+    return out, json.loads((out / "metrics.json").read_text())
+
+
 # ------------------------------------------------------------------ one smoke atlas (3 class units)
 ATLAS_BASE = ["--pool", "paper", "--top-n", "40", "--k", "4", "--smoke", "--quiet"]
 ATLAS_UNITS = "945,0,1"

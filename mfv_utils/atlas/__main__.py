@@ -5,7 +5,9 @@
     python -m mfv_utils.atlas site atlas/lite0-logits        # writes atlas/lite0-logits/index.html
 
 One pure task per unit, :func:`render_unit`: the unit's top images in the pool (the paper's top
-2 %, from the pool's codes at the layer, computed once and cached on disk), Algorithm 1 on them
+2 %, from the pool's codes at the layer, computed once and cached on disk; a class unit whose
+class has ``--own-class-min`` images in the pool takes all of them instead, the paper's Fig. S4
+rule, and its record says which, with the share of its images that are of its class), Algorithm 1 on them
 (:mod:`.unit_facets`, as notebooks 02 and 05), the figures' method from the ``draw`` largest
 facets' mean images, and the unit's measures. It returns the unit's files (``unit.json``, JPEG
 thumbnails); the client writes them, so workers need no shared disk for the output.
@@ -13,7 +15,8 @@ thumbnails); the client writes them, so workers need no shared disk for the outp
 **The store** (``--out``): ``units/<unit>/`` per unit, written atomically (a temporary folder
 renamed into place), and ``manifest.json`` (what was asked, every unit's status: done, or failed
 with a one-line reason; rewritten atomically after every unit). A unit is keyed by the content of
-its inputs: model, weights hash, layer, unit, pool hash, method, k, m, top-n, draw, seed, smoke.
+its inputs: model, weights hash, layer, unit, pool hash, method, k, m, top-n, own-class-min, draw,
+seed, smoke.
 A rerun skips units whose ``unit.json`` holds the same key and recomputes the others, so a run
 killed at any point resumes where it stopped, and a changed input never reuses a stale unit. A
 store holds one model's layer: asking another model or layer of it is a one-line error.
@@ -55,6 +58,9 @@ def main(argv=None) -> int:
     ap.add_argument("--draw", type=int, default=Spec.draw, help="facets visualized per unit (largest first)")
     ap.add_argument("--top-n", type=float, default=Spec.top_n, help="top images: a fraction of the pool or a count")
     ap.add_argument("--pool", nargs="+", default=list(Spec.pool), help="pool parts or folders")
+    ap.add_argument("--own-class-min", type=int, default=Spec.own_class_min,
+                    help="a class unit with at least this many pool images of its class clusters all of them "
+                         "(the paper's Fig. S4 rule), else its top images (flagged)")
     ap.add_argument("--method", default=Spec.method)
     ap.add_argument("--seed", type=int, default=Spec.seed)
     ap.add_argument("--device", default=Spec.device, help="auto (default: CUDA where every worker has a GPU, "
@@ -64,7 +70,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         spec = Spec(model=args.model, weights=args.weights, layer=args.layer, pool=tuple(args.pool),
-                    top_n=args.top_n if args.top_n < 1 else int(args.top_n),
+                    top_n=args.top_n if args.top_n < 1 else int(args.top_n), own_class_min=args.own_class_min,
                     k=args.k if args.k == "auto" else int(args.k), m=args.m, draw=args.draw, method=args.method,
                     seed=args.seed, smoke=args.smoke, device=args.device)
         manifest = run(spec, parse_units(args.units), args.out, workers=args.workers, scheduler=args.scheduler,

@@ -1,7 +1,9 @@
 """The static site of an atlas store: ``python -m mfv_utils.atlas site STORE``.
 
-Writes ``STORE/index.html`` and ``STORE/style.css`` (a grid of units, each showing its largest facet, with a search box
-over unit ids and class names) and ``STORE/units/<unit>/index.html`` (every facet: its
+Writes ``STORE/index.html`` and ``STORE/style.css`` (a grid of units, each showing its largest facet,
+where its facets' images come from (own-class share or classes spanned) and how many drawn facets
+end above the unit's strongest real image, with a search box over unit ids and class names, a sort
+and a filter) and ``STORE/units/<unit>/index.html`` (every facet: its
 visualization when it was drawn, its real images, its numbers). Plain HTML with relative links
 and a few lines of JavaScript for the search: it opens from disk and from any static server
 (``python -m http.server``). Units that failed are listed with their reason.
@@ -27,6 +29,9 @@ h1{font-size:1.3em} .meta{color:#555;font-size:.9em}
  display:flex;align-items:center;justify-content:center;color:#999;font-size:.8em}
 table{border-collapse:collapse;font-size:.85em} td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #eee}
 .failed{color:#a00}
+.warning{background:#fff3cd;border:1px solid #e0b84c;padding:.5em;max-width:60em}
+.card.warned{border-color:#e0b84c;background:#fff8e1} .card .warn{color:#9a6700;font-weight:bold}
+.controls{margin:.6em 0} .controls select{font-size:1em;margin-right:1em}
 """
 
 
@@ -40,22 +45,96 @@ def _write(path: Path, text: str) -> None:
     atomic_write(path, text.encode())
 
 
+def stands_on(record: dict) -> str:
+    """One line: which images the unit's facets come from, and how pure they are."""
+    share, n = record.get("own_class_share"), record["n_classes"]
+    n = f"{n} class" if n == 1 else f"{n} classes"
+    if share is None:
+        return f"Facets of the unit's top {record['n_top']} pool images, which span {n}."
+    source = ("all its class's pool images" if record.get("images") == "own class"
+              else f"its top {record['n_top']} pool images (too few of its class in the pool)")
+    return f"Facets of {source}: {share:.0%} of them are of its class; they span {n}."
+
+
+def warning(record: dict) -> str:
+    """A plain warning where a class unit's facets stand mostly on other classes' images."""
+    if not record.get("mostly_other_classes"):
+        return ""
+    return (f"<p class='warning'>Warning: only {record['own_class_share']:.0%} of the images behind these facets "
+            f"are of the class {html.escape(record['name'] or str(record['unit']))}; the pool holds "
+            f"{record.get('own_class_images_in_pool', 0)} of its images. The facets show what else drives this "
+            f"unit, not the class's own facets.</p>")
+
+
 def unit_page(record: dict) -> str:
     title = f"{record['model']} {record['layer']} unit {record['unit']}" + (f" · {record['name']}" if record["name"] else "")
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(record[k]))}</td></tr>" for k in
-                   ("k", "k_by_silhouette", "n_top", "n_classes", "class_entropy", "top_act_max",
-                    "above_strongest_real", "facet_identity", "method", "seed"))
+                   ("images", "own_class_share", "own_class_images_in_pool", "k", "k_by_silhouette", "n_top",
+                    "n_classes", "class_entropy", "top_act_max", "strongest_real", "strongest_real_path",
+                    "above_strongest_real", "facet_identity", "method", "seed") if k in record)
     facets = []
     for j, f in enumerate(record["facets"]):
         viz = (f"<img class='viz' src='facet_{j}.jpg' alt='facet {j} visualization'>" if j < record["drawn"]
                else "<div class='none'>not drawn</div>")
-        act = (f"activation {f['act_start']:.2f} &rarr; {f['act_end']:.2f}; judge identity "
+        bar = record.get("strongest_real", record["top_act_max"])
+        act = (f"activation {f['act_start']:.2f} &rarr; {f['act_end']:.2f} (strongest real image {bar:.2f}: "
+               f"{'above' if f['act_end'] > bar else 'below'}); judge identity "
                f"{'yes' if f['judge_identity'] else 'no'}" if "act_end" in f else "")
         facets.append(f"<div class='facet' id='facet-{j}'>{viz}<img src='members_{j}.jpg' alt='facet {j} members'>"
                       f"<div>facet {j}: {f['size']} images<br>{html.escape(f['main_class'] or '')}<br>{act}</div></div>")
     body = (f"<p><a href='../../index.html'>&larr; all units</a></p><h1>{html.escape(title)}</h1>"
+            f"{warning(record)}<p class='meta'>{html.escape(stands_on(record))}</p>"
             f"<table>{rows}</table><h2>{len(record['facets'])} facets (largest first)</h2>{''.join(facets)}")
     return _page(title, body, root="../../")
+
+
+def card(u: str, record: dict, thumb: str, label: str) -> str:
+    """A unit's card in the grid, with what the sort and the filters read (``data-*``)."""
+    share = record.get("own_class_share")
+    drawn = [f for f in record["facets"] if "act_end" in f]
+    bar = record.get("strongest_real", record["top_act_max"])
+    above = sum(f["act_end"] > bar for f in drawn)
+    warned = bool(record.get("mostly_other_classes"))
+    stands = (f"own class {share:.0%}" if share is not None else f"{record['n_classes']} classes")
+    data_ = {"search": f"{u} {record['name'] or ''}".lower(), "unit": u, "share": "" if share is None else share,
+             "classes": record["n_classes"], "identity": record["facet_identity"],
+             "above": round(above / len(drawn), 4) if drawn else 0, "warned": int(warned)}
+    attrs = " ".join(f"data-{k}='{html.escape(str(v))}'" for k, v in data_.items())
+    return (f"<a class='card{' warned' if warned else ''}' href='units/{u}/index.html' {attrs}>"
+            f"<img src='units/{u}/{thumb}' alt='unit {u}'>{html.escape(label)}<br>"
+            f"{record['k']} facets · {stands}<br>{above}/{len(drawn)} above strongest real"
+            + ("<br><span class='warn'>mostly other classes</span>" if warned else "") + "</a>")
+
+
+def controls(class_atlas: bool) -> str:
+    """The grid's sort and filter menus (a class atlas filters by where its facets come from)."""
+    sorts = [("unit", "unit"), ("classes", "classes spanned (most first)"), ("identity", "facet identity"),
+             ("above", "share of facets above the strongest real image")]
+    filters = [("all", "all units"), ("above", "every drawn facet above the strongest real image")]
+    if class_atlas:
+        sorts.insert(1, ("share", "own-class share"))
+        filters[1:1] = [("own", "own-class share at least 80 %"), ("warned", "mostly other classes (warned)")]
+    else:
+        filters.insert(1, ("multi", "5 or more classes among the top images"))
+    def options(pairs):
+        return "".join(f"<option value='{v}'>{html.escape(t)}</option>" for v, t in pairs)
+    return (f"<div class='controls'><label>sort by <select id='sort'>{options(sorts)}</select></label>"
+            f"<label>show <select id='filter'>{options(filters)}</select></label></div>")
+
+
+# search, filter and sort, applied together on every change (the cards carry their numbers)
+SCRIPT = """<script>
+const grid=document.getElementById('grid'),cards=[...grid.querySelectorAll('.card')];
+const keep={all:c=>true,own:c=>c.dataset.share!==''&&+c.dataset.share>=0.8,warned:c=>c.dataset.warned==='1',
+ above:c=>+c.dataset.above===1,multi:c=>+c.dataset.classes>=5};
+function apply(){const q=document.getElementById('search').value.trim().toLowerCase();
+ const f=keep[document.getElementById('filter').value],key=document.getElementById('sort').value;
+ const v=c=>key==='unit'?-c.dataset.unit:+(c.dataset[key]||0);
+ cards.slice().sort((a,b)=>v(b)-v(a)||a.dataset.unit-b.dataset.unit).forEach(c=>grid.appendChild(c));
+ let n=0;cards.forEach(c=>{const s=(!q||c.dataset.search.includes(q))&&f(c);c.style.display=s?'':'none';n+=s});
+ document.getElementById('count').textContent=n;}
+['search','filter','sort'].forEach(id=>document.getElementById(id).addEventListener('input',apply));
+</script>"""
 
 
 def write_site(store: str | Path) -> Path:
@@ -65,7 +144,7 @@ def write_site(store: str | Path) -> Path:
     if manifest is None:
         raise ValueError(f"{store} is not an atlas store (no manifest.json): run python -m mfv_utils.atlas first")
     ident = manifest["identity"]
-    cards, failed = [], []
+    cards, failed, class_atlas = [], [], False
     for u, entry in sorted(manifest["units"].items(), key=lambda kv: int(kv[0])):
         folder = store / "units" / u
         if entry["status"] != "done":
@@ -80,22 +159,20 @@ def write_site(store: str | Path) -> Path:
         _write(folder / "index.html", unit_page(record))
         label = f"{u}" + (f" · {record['name']}" if record["name"] else "")
         thumb = "facet_0.jpg" if record["drawn"] else "members_0.jpg"
-        search = html.escape(f"{u} {record['name'] or ''}".lower())
-        cards.append(f"<a class='card' href='units/{u}/index.html' data-search='{search}'>"
-                     f"<img src='units/{u}/{thumb}' alt='unit {u}'>{html.escape(label)}<br>"
-                     f"{record['k']} facets</a>")
-    script = ("<script>document.getElementById('search').addEventListener('input',e=>{const q=e.target.value"
-              ".trim().toLowerCase();let n=0;document.querySelectorAll('.card').forEach(c=>{const s=!q||"
-              "c.dataset.search.includes(q);c.style.display=s?'':'none';n+=s});"
-              "document.getElementById('count').textContent=n;});</script>")
+        cards.append(card(u, record, thumb, label))
+        class_atlas = class_atlas or record.get("own_class_share") is not None
     title = f"Multifaceted atlas: {ident['model']} {ident['layer']}"
     body = (f"<h1>{html.escape(title)}</h1><p class='meta'>{len(cards)} units; each card shows the unit's largest "
             f"facet; a unit's page shows every facet beside its real images. Pool: {ident['pool_size']} images; "
             f"method {html.escape(str(manifest['spec']['method']))}.</p>"
-            f"<input id='search' type='search' placeholder='search unit id or class name'> "
+            + (f"<p class='meta'>A class unit's facets come from all its class's images in the pool when the pool "
+               f"holds at least {manifest['spec'].get('own_class_min', 50)} of them (the paper's Fig. S4 rule), "
+               f"else from its top images; a unit whose images are mostly of other classes is marked.</p>"
+               if class_atlas else "")
+            + f"<input id='search' type='search' placeholder='search unit id or class name'> "
             f"<span class='meta'><span id='count'>{len(cards)}</span> shown</span>"
-            f"<div class='grid'>{''.join(cards)}</div>"
-            + (f"<h2>Failed or damaged units</h2><ul>{''.join(failed)}</ul>" if failed else "") + script)
+            f"{controls(class_atlas)}<div class='grid' id='grid'>{''.join(cards)}</div>"
+            + (f"<h2>Failed or damaged units</h2><ul>{''.join(failed)}</ul>" if failed else "") + SCRIPT)
     _write(store / "style.css", STYLE)
     index = store / "index.html"
     _write(index, _page(title, body, root=""))

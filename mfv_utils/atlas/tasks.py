@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: a class unit draws from its own images (Fig. S4 rule); own-class share recorded
 THUMB = 128  # px of a facet's visualization
 MEMBER = 80  # px of a member thumbnail
 MEMBERS_SHOWN = 5  # members per facet in a unit's files
@@ -27,8 +27,9 @@ class Spec:
     model: str = "efficientnet_lite0"
     weights: str | None = None
     layer: str = "logits"
-    pool: tuple[str, ...] = ("imagenette:val", "ilsvrc12-val-1300", "samples", "paper")
+    pool: tuple[str, ...] = ("imagenette:val", "ilsvrc12-val-1300", "imagewoof", "samples", "paper")
     top_n: float = 0.02  # a unit's top images: a fraction of the pool (paper 2 %) or a count
+    own_class_min: int = 50  # a class unit with this many pool images of its class clusters those (Fig. S4)
     k: int | str = 10  # facets, or "auto": the k in 2..10 with the best silhouette
     m: int = 15  # members averaged into a facet's mean image
     draw: int = 4  # facets visualized per unit, the largest first (all facets get their real images)
@@ -182,6 +183,13 @@ def _render(spec: Spec, ctx: dict, unit: int, key: str) -> dict[str, bytes]:
     if not 0 <= unit < column.shape[1]:
         raise ValueError(f"unit {unit} out of range for layer {layer!r} of {net.name} ({column.shape[1]} units)")
     n_top = len(facets.top_indices(np.zeros(len(pool)), spec.top_n))
+    # a class unit whose class has enough images in the pool clusters those (the paper's Fig. S4:
+    # Algorithm 1 on the class's own images), every one of them; else its top images, flagged
+    is_class = layer == net.logits_layer and column.shape[1] == 1000
+    own = np.flatnonzero(np.asarray(pool.classes) == unit) if is_class else np.zeros(0, dtype=int)
+    from_own = is_class and len(own) >= max(1, spec.own_class_min)
+    if from_own:
+        n_top = len(own)
     k_fixed = None if spec.k == "auto" else int(spec.k)
     if n_top < (k_fixed or 2) * 2:
         raise ValueError(f"only {n_top} top images for k={spec.k} facets (need at least 2 per facet): "
@@ -195,7 +203,7 @@ def _render(spec: Spec, ctx: dict, unit: int, key: str) -> dict[str, bytes]:
     fill = net.mean.flatten()
     found = unit_facets.find(column, unit, pool.images, pool.classes, box, fill, n_top,
                              k_fixed or "auto", max(1, min(spec.m, n_top // (k_fixed or 10))), shown=10,
-                             seed=spec.seed)
+                             seed=spec.seed, candidates=own if from_own else None)
     k = len(found["largest"])
     draw = min(spec.draw, k)
     drawn = {**found, "largest": found["largest"][:draw], "mean_patches": found["mean_patches"][:draw],
@@ -225,15 +233,22 @@ def _render(spec: Spec, ctx: dict, unit: int, key: str) -> dict[str, bytes]:
         if j < draw:
             files[f"facet_{j}.jpg"] = _jpeg(plots.contact_sheet([[v["images"][j]]], cell=THUMB))
             entry.update(act_start=round(float(v["act_start"][j]), 4), act_end=round(float(v["act_end"][j]), 4),
-                         judge_identity=bool(identity[j]))
+                         above_strongest_real=bool(v["act_end"][j] > strongest), judge_identity=bool(identity[j]))
         facets_json.append(entry)
+    share = float(np.mean(pool.classes[top] == unit)) if is_class else None
     record = {
         "unit": unit, "layer": layer, "model": net.name, "key": key,
         "name": names.get(unit) if layer == net.logits_layer and column.shape[1] == 1000 else None,
         "k": k, "k_asked": spec.k, "silhouette": {str(a): round(b, 4) for a, b in found["silhouettes"].items()},
         "k_by_silhouette": found["k_data"], "n_top": n_top, "n_classes": found["n_classes"],
+        "images": "own class" if from_own else "top images", "own_class_images_in_pool": int(len(own)),
+        # class units: the share of the images behind the facets that are of the unit's class
+        "own_class_share": None if share is None else round(share, 4),
+        "mostly_other_classes": share is not None and share < 0.5,
         "class_entropy": round(found["class_entropy"], 4), "top_act_max": round(found["top_act_max"], 4),
-        "drawn": draw, "above_strongest_real": bool(min(v["act_end"]) > found["top_act_max"]),
+        "strongest_real": round(strongest, 4), "strongest_real_path": data.display_path(
+            pool.paths[int(np.argmax(column[:, unit]))]),
+        "drawn": draw, "above_strongest_real": bool(min(v["act_end"]) > strongest),
         "facet_identity": round(float(np.mean(identity)), 4), "facets": facets_json,
         "method": spec.method, "seed": spec.seed, "smoke": spec.smoke,
     }

@@ -38,7 +38,8 @@ def _labelled_folder(folder: Path, size: int, skipped: list) -> tuple[torch.Tens
 
 def load_pool(parts=DEFAULT_POOL, size: int = 224, base_url: str | None = None) -> ImageSet:
     """The images of every part, with their ImageNet classes (``ImageSet.classes``). Parts:
-    ``imagenette:val`` (3,925 images of 10 classes), ``ilsvrc12-val-1300`` (labelled validation
+    ``imagenette:val`` (3,925 images of 10 classes), ``imagewoof`` (2,500 images of 10 dog classes,
+    less any ILSVRC validation image an earlier part holds), ``ilsvrc12-val-1300`` (labelled validation
     images, ``labels.txt``), ``samples`` (one per class), ``paper`` (the authors' 300), or a
     folder (classes from its ``labels.txt`` or WNID subfolders, else unknown = -1)."""
     if isinstance(parts, str):
@@ -51,6 +52,12 @@ def load_pool(parts=DEFAULT_POOL, size: int = 224, base_url: str | None = None) 
         if part == "imagenette:val":
             names = sorted(n for n in registry("imagenette") if n.startswith("val/"))
             source, cls_of = "imagenette", lambda n: by_wnid[n.split("/")[1]]
+        elif part == "imagewoof":
+            # an ILSVRC validation image an earlier part holds already (the same photo, another
+            # encoding) is not taken twice
+            seen = {p.name for p in all_paths if p.name.startswith("ILSVRC2012_val_")}
+            names = sorted(n for n in registry("imagewoof") if n.rsplit("/", 1)[-1] not in seen)
+            source, cls_of = "imagewoof", lambda n: by_wnid[n.split("/")[1]]
         elif part == "ilsvrc12-val-1300":
             names = sorted(n for n in registry(part) if n != "labels.txt")
             (labels_path,) = fetch(part, ["labels.txt"], base_url)
@@ -65,7 +72,7 @@ def load_pool(parts=DEFAULT_POOL, size: int = 224, base_url: str | None = None) 
         else:
             folder = Path(part).expanduser()
             if not folder.is_dir():
-                raise ValueError(f"unknown pool part {part!r}; use imagenette:val, ilsvrc12-val-1300, "
+                raise ValueError(f"unknown pool part {part!r}; use imagenette:val, imagewoof, ilsvrc12-val-1300, "
                                  "samples, paper or an existing folder")
             images, kept, classes = _labelled_folder(folder, size, skipped)
             all_images.append(images), all_paths.extend(kept), all_classes.append(classes)

@@ -28,13 +28,20 @@ def strongest(column: np.ndarray, n_top: int, count: int) -> tuple[np.ndarray, n
 
 
 def find(column: np.ndarray, channel: int, images: torch.Tensor, classes: np.ndarray, box, fill: torch.Tensor,
-         n_top: int, k: int | str, m: int, shown: int, seed: int = 0, perplexity: float = 30.0) -> dict:
+         n_top: int, k: int | str, m: int, shown: int, seed: int = 0, perplexity: float = 30.0,
+         candidates: np.ndarray | None = None) -> dict:
     """Algorithm 1 for ``channel`` of a layer whose pool codes are ``column`` (N, C): its top
     ``n_top`` images, k facets of ``m`` members each (``k="auto"``: the k in 2..10 with the best
     silhouette), the ``shown`` largest (ties: lower index).
     ``box`` is the unit's visible field in the images (``receptive.visible_box``), ``fill`` the
-    pixel value outside the image. Returns a dict of arrays and tensors (see the keys)."""
-    top = facets.top_indices(column[:, channel], n_top)
+    pixel value outside the image. ``candidates``: the pool indices the top images are taken from
+    (default: all; a class unit's own images for the Fig. S4 rule). Returns a dict of arrays and
+    tensors (see the keys); ``top`` and ``members`` index the whole pool."""
+    if candidates is None:
+        top = facets.top_indices(column[:, channel], n_top)
+    else:
+        candidates = np.asarray(candidates)
+        top = candidates[facets.top_indices(column[candidates, channel], n_top)]
     codes = column[top]
     _, found, k_data, silhouettes = facets.cluster(codes, k, m, seed, perplexity)
     sizes = np.bincount(found.labels, minlength=found.k)

@@ -216,8 +216,9 @@ def test_jupyterlab_opens_a_notebook_source_as_a_notebook(browser, tmp_path):
 
 def test_the_atlas_site_from_a_static_server_and_from_disk(browser, atlas_store):
     """The atlas site (``python -m mfv_utils.atlas site``) served by ``python -m http.server`` on
-    127.0.0.1, and opened from disk: a thumbnail per unit with no broken image, the search box
-    filters the grid, a unit page shows its k facets with their images."""
+    127.0.0.1, and opened from disk: a thumbnail per unit with no broken image, the search box, the
+    filter and the sort change the grid, a unit whose images are mostly of other classes carries a
+    plain warning on its page, a unit page shows its k facets with their images."""
     port = free_port()
     server = serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], port, atlas_store)
     try:
@@ -237,15 +238,38 @@ def test_the_atlas_site_from_a_static_server_and_from_disk(browser, atlas_store)
             assert len(visible) == 1 and "bell pepper" in cards.nth(visible[0]).inner_text()
             page.fill("#search", "")
             page.wait_for_function("document.getElementById('count').textContent === '3'", timeout=10_000)
+            # the filter: tench and goldfish (no image of their own in this pool) are flagged, bell pepper
+            # (all 150 of its own) is the one unit at >= 80 % own class
+            page.select_option("#filter", "warned")
+            page.wait_for_function("document.getElementById('count').textContent === '2'", timeout=10_000)
+            shown = [cards.nth(c).inner_text() for c in range(3) if cards.nth(c).is_visible()]
+            assert len(shown) == 2 and all("mostly other classes" in t for t in shown)
+            page.select_option("#filter", "own")
+            page.wait_for_function("document.getElementById('count').textContent === '1'", timeout=10_000)
+            page.select_option("#filter", "all")
+            # the sort: by own-class share, bell pepper (100 %) comes first; by unit, tench (0) does
+            page.select_option("#sort", "share")
+            assert "bell pepper" in page.locator(".card").first.inner_text()
+            page.select_option("#sort", "unit")
+            assert page.locator(".card").first.get_attribute("data-unit") == "0"
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "atlas_index.png"))
+            page.locator(".card[data-unit='0']").click()
+            page.wait_for_selector(".facet", timeout=30_000)
+            warning = page.inner_text(".warning")
+            assert "Warning" in warning and "0%" in warning and "tench" in warning
+            page.go_back()
+            page.wait_for_selector(".card", timeout=30_000)
+            cards = page.locator(".card")
+            visible = [c for c in range(3) if "bell pepper" in cards.nth(c).inner_text()]
+            assert page.locator(".warning").count() == 0  # the grid itself carries no page warning
             cards.nth(visible[0]).click()
             page.wait_for_selector(".facet", timeout=30_000)
             assert page.locator(".facet").count() == 4  # k = 4 facets
             page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30_000)
             sizes = page.eval_on_selector_all(".facet img", "els => els.map(e => e.naturalWidth)")
             assert len(sizes) == 8 and min(sizes) > 0
-            assert "bell pepper" in page.inner_text("h1")
+            assert "bell pepper" in page.inner_text("h1") and page.locator(".warning").count() == 0
             page.screenshot(path=str(SHOTS / "atlas_unit.png"), full_page=True)
             assert errors == []
             page.close()

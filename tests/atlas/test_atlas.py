@@ -35,7 +35,15 @@ def test_a_unit_folder_holds_its_facets_thumbnails_and_numbers(serial_store):
     assert {u: e["status"] for u, e in manifest["units"].items()} == {"945": "done", "0": "done", "1": "done"}
     record = json.loads((serial_store / "units" / "945" / "unit.json").read_text())
     assert record["name"] == "bell pepper" and record["k"] == 4 and record["drawn"] == 4
-    assert len(record["facets"]) == 4 and sum(f["size"] for f in record["facets"]) == 40
+    # the pool holds the class's 150 images (>= 50): its facets are of all of them (Fig. S4 rule)
+    assert record["images"] == "own class" and record["own_class_images_in_pool"] == 150
+    assert record["own_class_share"] == 1.0 and not record["mostly_other_classes"]
+    assert len(record["facets"]) == 4 and sum(f["size"] for f in record["facets"]) == 150
+    assert record["strongest_real"] >= record["top_act_max"]
+    for u in ("0", "1"):  # tench and goldfish: none of their images in this pool; their top 40, flagged
+        other = json.loads((serial_store / "units" / u / "unit.json").read_text())
+        assert other["images"] == "top images" and other["n_top"] == 40 and other["own_class_share"] == 0.0
+        assert other["mostly_other_classes"] and other["n_classes"] == 2  # bell pepper and movie theater
     sizes = [f["size"] for f in record["facets"]]
     assert sizes == sorted(sizes, reverse=True)  # the largest facet first
     assert all(f["act_end"] > f["act_start"] for f in record["facets"])  # the method drove the unit

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -28,7 +29,7 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
     out, build, proc = smoke_run
     m = json.loads((out / "metrics.json").read_text())
     required = {"model", "layer", "target", "images", "n_images", "k", "m", "seed", "smoke", "method",
-                "judge", "cluster_sizes", "ari_vs_reference", "facets", "fidelity", "methods", "goals",
+                "judge", "cluster_sizes", "ari_vs_reference", "strongest_real", "facets", "fidelity", "methods", "goals",
                 "skipped", "timings", "provenance"}
     assert required <= m.keys()
     assert m["model"] == "efficientnet_lite0" and m["layer"] == "pool" and m["judge"] == "efficientnet_lite2"
@@ -50,11 +51,16 @@ def test_smoke_run_writes_figures_and_sane_metrics(smoke_run):
         assert 0 <= row["facet_identity"] <= 1 and 0 <= row["color_distance"] <= 1
         assert 0 <= row["facet_identity_strict"] <= 1
         assert row["hf_ratio"] > 0 and row["diversity_ratio"] > 0 and 0 <= row["judge_top5"] <= 10
+        assert 0 <= row["above_real"] <= 1
     rows = {r["method"]: r for r in m["methods"]}
     # the baselines by construction: the mean images are their own seeds, and each representative
     # real image is nearest itself among the representatives (strict identity 1) and as diverse as itself
     assert rows["seed"]["seed_identity"] == 1.0 and rows["seed"]["iterations"] == 0
     assert rows["real"]["facet_identity_strict"] == 1.0 and rows["real"]["diversity_ratio"] == 1.0
+    assert rows["real"]["above_real"] == 0.0  # no real image is above the strongest real image
+    # the table's share for the figures' method is the facets' own final logits against the strongest real one
+    assert rows["facet"]["above_real"] == pytest.approx(
+        np.mean([f["final_activation"] > m["strongest_real"] for f in m["facets"]]))
     from mfv_utils.evaluation.metrics import CLASS_GOALS
 
     assert set(m["goals"]) == set(CLASS_GOALS)
