@@ -9,7 +9,7 @@ export MFV_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: setup lock run figures test bench teach lab atlas clean
+.PHONY: setup lock run figures claims test bench teach lab atlas clean
 setup: $(VENV)/.installed
 
 # Every install goes through the lock file (pins torch/torchvision too); the package itself
@@ -52,6 +52,12 @@ figures: setup
 	$(PY) -m mfv_utils.run 07_validation_facets
 	$(PY) -m mfv_utils.run 08_largest_facets
 	$(PY) -m mfv_utils.run 09_pool_atlas
+
+## every claim of the README over seeds (issue 32), resumable (build/claims caches each seed's run):
+## figures/claims.json, figures/claims.png and the table in docs/claims.md. ONLY=01_ runs a subset.
+SEEDS ?= 5
+claims: setup
+	$(PY) -m mfv_utils.claims --seeds $(SEEDS) $(if $(ONLY),--only $(ONLY))
 
 test: setup
 	$(PY) -m pytest -q

@@ -61,7 +61,6 @@ import numpy as np
 
 from mfv_utils import atlas, data
 from mfv_utils.atlas import figures as atlas_figures
-from mfv_utils.atlas import site as atlas_site
 from mfv_utils.evaluation import plots
 from mfv_utils.runtime import session
 
@@ -78,11 +77,8 @@ units = [int(u) for u in units]
 units = units[:2] + units[-1:] if smoke and len(units) > 3 else units
 spec = atlas.Spec(model=model, layer=layer, pool=tuple(pool), k=k, draw=draw, seed=seed, smoke=smoke, device=device,
                   own_class_min=own_class_min)
-manifest = atlas.run(spec, units, store, workers=workers, progress=False)
+manifest, records = atlas_figures.build(spec, units, store, workers)
 last = manifest["runs"][-1]
-print(f"{len(last['computed'])} units computed, {last['reused']} reused from the store, {len(last['failed'])} failed, "
-      f"in {last['seconds']:.0f} s ({last['workers']})")
-atlas_site.write_site(store)
 lap("atlas")
 
 # %% [markdown]
@@ -93,7 +89,6 @@ lap("atlas")
 # facets stand on their own class's images appear (own-class share >= `min_share`).
 
 # %%
-records = atlas_figures.records(store, units)
 # the figures stand on the units whose facets are of their own class's images; the rest are named
 done = [u for u in units if u in records and records[u]["own_class_share"] >= min_share]
 flagged = {names[u]: records[u]["own_class_share"] for u in units if u in records and u not in done}

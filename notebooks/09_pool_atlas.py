@@ -56,7 +56,6 @@ import numpy as np
 
 from mfv_utils import atlas
 from mfv_utils.atlas import figures as atlas_figures
-from mfv_utils.atlas import site as atlas_site
 from mfv_utils.evaluation import plots
 from mfv_utils.runtime import session
 
@@ -66,12 +65,8 @@ store = out / "atlas"
 units = list(range(3 if smoke else n_units))
 spec = atlas.Spec(model=model, layer=layer, pool=tuple(pool), top_n=top_n, k=k, draw=draw, seed=seed, smoke=smoke,
                   device=device)
-manifest = atlas.run(spec, units, store, workers=workers, progress=False)
+manifest, records = atlas_figures.build(spec, units, store, workers)
 last = manifest["runs"][-1]
-print(f"{len(last['computed'])} units computed, {last['reused']} reused from the store, {len(last['failed'])} failed, "
-      f"in {last['seconds']:.0f} s ({last['workers']})")
-atlas_site.write_site(store)
-records = atlas_figures.records(store, units)
 done = [u for u in units if u in records]
 lap("atlas")
 

@@ -1,4 +1,4 @@
-"""The paper's many-unit figures from an atlas store: Fig. 5 / S2 (the largest facet of each unit),
+"""An atlas built for a notebook (:func:`build`) and the paper's many-unit figures from its store: Fig. 5 / S2 (the largest facet of each unit),
 Fig. S4 / S9 (a few facets per unit, each beside a real member). Notebooks 06 and 09 call these;
 they read only the store's files, so a figure is redrawn from a store without recomputing a unit."""
 from __future__ import annotations
@@ -10,8 +10,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mfv_utils.atlas.tasks import MEMBER
+from mfv_utils.atlas.engine import run
+from mfv_utils.atlas.site import write_site
+from mfv_utils.atlas.tasks import MEMBER, Spec
 from mfv_utils.evaluation import plots
+
+
+def build(spec: Spec, units: list[int], store: str | Path, workers: int | None = None) -> tuple[dict, dict]:
+    """Run the atlas of ``units`` into ``store`` (units already there are reused), write its site,
+    say what was done; returns (the manifest, :func:`records` of the units that are done)."""
+    manifest = run(spec, units, store, workers=workers, progress=False)
+    last = manifest["runs"][-1]
+    print(f"{len(last['computed'])} units computed, {last['reused']} reused from the store, "
+          f"{len(last['failed'])} failed, in {last['seconds']:.0f} s ({last['workers']})")
+    write_site(store)
+    return manifest, records(store, units)
 
 
 def records(store: str | Path, units) -> dict[int, dict]:

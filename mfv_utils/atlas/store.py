@@ -6,12 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+from mfv_utils.runtime.files import atomic_write
 
 
 def write_unit(out: Path, result: dict) -> None:

@@ -19,7 +19,7 @@ import torch
 from mfv_utils.optimization import loop, optimize, param
 from mfv_utils.networks.models import Model, Unit, unit_activation
 from mfv_utils.optimization.objectives import (Anchor, ColourMatch, anchor_references, code, colour_directions,
-                         colour_references, cosine, sliced_wasserstein)
+                                                colour_references, cosine, member_ceilings, sliced_wasserstein)
 from mfv_utils.optimization.transforms import Robustness
 
 
@@ -196,6 +196,12 @@ class _MethodRun:
         except ValueError as e:
             raise ValueError(f"method {method.name!r} cannot serve unit {unit.layer}:{unit.channel}: {e}") from None
         self.layers = list(dict.fromkeys([unit.layer] + [a.layer or code_layer for a in method.anchors]))
+        self.ceilings = [None] * len(method.anchors)
+        for i, a in enumerate(method.anchors):
+            if a.ceiling == "members":
+                if ctx.real is None:
+                    raise ValueError(f"method {method.name!r} needs each facet's real images (a yielding anchor)")
+                self.ceilings[i] = member_ceilings(model, ctx.real, self.refs[i], code_layer, self.position)
         if method.colour_match is not None:
             if ctx.real is None:
                 raise ValueError(f"method {method.name!r} needs each facet's real images (colour match)")
@@ -210,9 +216,10 @@ class _MethodRun:
         acts = ctx.model.features(x, self.layers)
         value = unit_activation(acts[ctx.unit.layer], ctx.unit)
         loss = value
-        for a, ref in zip(method.anchors, self.refs):
+        for a, ref, ceiling in zip(method.anchors, self.refs, self.ceilings):
             layer = a.layer or code_layer
-            loss = loss + a.weight * cosine(code(acts[layer], self.position if layer == code_layer else None), ref)
+            cos = cosine(code(acts[layer], self.position if layer == code_layer else None), ref)
+            loss = loss + a.weight * (cos if ceiling is None else torch.minimum(cos, ceiling))
         if method.colour_match is not None:
             loss = loss - method.colour_match.weight * sliced_wasserstein(image, self.colour_ref, self.directions,
                                                                           ctx.gen)

@@ -27,10 +27,16 @@ class Anchor:
     target: str  # "seed" | "centroid"
     weight: float
     layer: str | None = None  # None: the model's code layer (the one Algorithm 1 clusters in)
+    # "members": a centroid anchor that yields, ``weight * min(cos, c)`` with c the median cosine of
+    # the facet's own real images to its centroid: once the image is as near as a typical member,
+    # the anchor pulls no more and the unit alone drives it (None: the plain anchor)
+    ceiling: str | None = None
 
     def __post_init__(self):
         if self.target not in ("seed", "centroid"):
             raise ValueError(f"anchor target must be 'seed' or 'centroid', got {self.target!r}")
+        if self.ceiling not in (None, "members") or (self.ceiling and self.target != "centroid"):
+            raise ValueError(f"an anchor's ceiling is None or 'members' (centroid anchors), got {self.ceiling!r}")
 
 
 def code(act: torch.Tensor, position: tuple[int, int] | None = None) -> torch.Tensor:
@@ -44,6 +50,15 @@ def code(act: torch.Tensor, position: tuple[int, int] | None = None) -> torch.Te
 def cosine(codes: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Per-image cosine similarity of flattened codes (B, ...) with references (B, ...)."""
     return F.cosine_similarity(codes.flatten(1), reference.flatten(1), dim=1)
+
+
+def member_ceilings(model, real: list[torch.Tensor], centroids: torch.Tensor, layer: str,
+                    position: tuple[int, int] | None) -> torch.Tensor:
+    """(B,) per facet: the median cosine of its real images' codes at ``layer`` to its centroid
+    (how near a typical member sits: the ceiling of a yielding anchor)."""
+    with torch.no_grad():
+        return torch.stack([cosine(code(model(r.to(model.device).float(), layer), position),
+                                   c[None].expand(len(r), -1)).median() for r, c in zip(real, centroids)])
 
 
 def anchor_references(anchors, model, seeds: torch.Tensor, centroids: torch.Tensor | None,

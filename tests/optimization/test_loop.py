@@ -3,6 +3,7 @@ follow each other in one schedule."""
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from mfv_utils.networks.models import Unit
@@ -44,3 +45,28 @@ def test_the_entry_points_are_the_loop(lite0):
     phases = optimize.shorten(optimize.MEAN_INIT, 0.02)
     direct = loop.run(phases, loop.Context(lite0, lite0.unit(unit), start.clone(), seed=1), "x", progress=False)
     assert torch.equal(optimize.maximize(lite0, unit, start, phases, seed=1, progress=False).images, direct.images)
+
+
+def test_a_yielding_anchor_pulls_nothing_once_the_image_is_nearer_than_its_members(lite0):
+    """``Anchor(..., ceiling="members")`` is ``weight * min(cos, c)``, c the median cosine of the
+    facet's real images to its centroid. An image that starts at its centroid (cos 1, far above
+    members as unlike it as a black and a white image) gets no pull from it: one step equals the
+    step without any anchor, while the plain anchor's step differs."""
+    from mfv_utils.optimization.objectives import Anchor, code
+
+    start = _start(2)
+    with torch.no_grad():
+        centroids = code(lite0(start, lite0.code_layer))
+    real = [torch.stack([torch.zeros(3, 224, 224), torch.full((3, 224, 224), 255.0)])] * 2
+    base = replace(methods.METHODS["fourier"], steps=1)
+
+    def step(anchors):
+        ctx = loop.Context(lite0, lite0.unit(Unit("logits", 945)), start.clone(), seed=0, centroids=centroids,
+                           real=real)
+        return loop.run((replace(base, anchors=anchors),), ctx, "x", progress=False).images
+
+    free = step(())
+    assert torch.equal(step((Anchor("centroid", 400.0, ceiling="members"),)), free)
+    assert not torch.equal(step((Anchor("centroid", 400.0),)), free)
+    with pytest.raises(ValueError, match="ceiling"):
+        Anchor("seed", 1.0, ceiling="members")
