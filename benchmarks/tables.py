@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-COLUMNS = ("facet_identity", "facet_identity_strict", "seed_identity", "diversity_ratio", "hf_ratio",
-           "color_distance")
+COLUMNS = ("facet_identity", "above_real", "facet_identity_strict", "seed_identity", "diversity_ratio",
+           "hf_ratio", "color_distance")
 
 
 def fmt(v):
