@@ -1,5 +1,5 @@
 """Does the `facet` method's centroid anchor hold a unit back from out-firing its strongest real
-image? Each variant of the anchor on pool units (their 4 largest facets, from the atlas pool) and
+image? Each variant of the anchor (and the out-fire constraint, ``facet_win``) on pool units (their 4 largest facets, from the atlas pool) and
 on class units (all 10 facets of their own images): how many visualizations end above the
 unit's strongest real image, and the judge's facet identity. One run each, seed 0.
 
@@ -19,10 +19,13 @@ import torch
 import mfv_utils as mfv
 from mfv_utils.data import imagenet_classes
 from mfv_utils.optimization import methods
-from mfv_utils.optimization.objectives import Anchor
+from mfv_utils.optimization.objectives import Anchor, OutFire
 
 POOL = "pool:imagenette:val+ilsvrc12-val-1300+imagewoof+samples+paper"  # the atlas's pool
-VARIANTS = {"facet": (400.0, None), "w100": (100.0, None), "w25": (25.0, None), "yield400": (400.0, "members")}
+# name: (anchor weight, anchor ceiling, out-fire constraint)
+VARIANTS = {"facet": (400.0, None, None), "w100": (100.0, None, None), "w25": (25.0, None, None),
+            "yield400": (400.0, "members", None), "win": (400.0, None, OutFire()),
+            "win_late": (400.0, None, OutFire(start=0.5))}
 
 
 def main(argv=None) -> None:
@@ -41,8 +44,9 @@ def main(argv=None) -> None:
         else:
             found = mfv.find_facets(net, unit, images=images, top_n=180).largest(4)
         for name in args.variants:
-            weight, ceiling = VARIANTS[name]
-            recipe = replace(methods.METHODS["facet"], anchors=(Anchor("centroid", weight, ceiling=ceiling),))
+            weight, ceiling, out_fire = VARIANTS[name]
+            recipe = replace(methods.METHODS["facet"], anchors=(Anchor("centroid", weight, ceiling=ceiling),),
+                             out_fire=out_fire)
             t0 = time.time()
             viz = found.visualize(recipe, seed=0)
             score = viz.score("efficientnet_lite2")

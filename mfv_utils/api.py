@@ -191,7 +191,8 @@ class FacetSet:
             # maco's magnitudes, where the method needs them, come from ``real`` inside methods.run
             result = methods.run(recipe, self.model, self.unit, starts, seed=seed,
                                  centroids=self.code_centroids[order], real=[self.real(j) for j in order],
-                                 progress=progress, tv_ramp=tv_ramp)
+                                 progress=progress, tv_ramp=tv_ramp,
+                                 targets=[self.strongest_real] * len(order) if getattr(recipe, "out_fire", None) else None)
             images = result.images
             with torch.no_grad():
                 act_start = models.unit_activation(self.model(starts, self.unit.layer), self.unit).cpu().numpy()

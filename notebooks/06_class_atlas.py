@@ -61,6 +61,7 @@ import numpy as np
 
 from mfv_utils import atlas, data
 from mfv_utils.atlas import figures as atlas_figures
+from mfv_utils.atlas.store import drawn_above
 from mfv_utils.evaluation import plots
 from mfv_utils.runtime import session
 
@@ -124,7 +125,7 @@ lap("figures")
 rows = [{"unit": u, "name": names[u], "k": r["k"], "facet_sizes": [f["size"] for f in r["facets"]],
          "images": r["images"], "own_class_share": r["own_class_share"], "in_figures": u in done,
          "facet_identity": r["facet_identity"], "above_strongest_real": r["above_strongest_real"],
-         "drawn_above_strongest_real": sum(f["act_end"] > r["strongest_real"] for f in r["facets"] if "act_end" in f),
+         "drawn_above_strongest_real": sum(drawn_above(r)),
          "strongest_real": r["strongest_real"], "n_classes_in_top": r["n_classes"]} for u, r in records.items()]
 shown = [r for r in rows if r["in_figures"]]
 summary = {

@@ -51,6 +51,23 @@ def test_facets_of_a_hidden_unit_and_a_logit_of_your_own_model(own_model):
     assert scores["hidden"].goals is None and scores["hidden"].summary["shown"] == 4
 
 
+def test_the_out_fire_constraint_reaches_both_paths(own_model):
+    """A recipe with ``OutFire`` gets each unit's strongest real activation as its target on both
+    paths (a logit on its class's images, a conv unit on a canvas of its field): a fast-growing
+    multiplier drives the unit higher than the plain anchored recipe from the same start and seed
+    (without targets it would be an error, tested in tests/optimization)."""
+    from dataclasses import replace
+
+    from mfv_utils.optimization.objectives import OutFire
+
+    net = mfv.load_model("resnet18", weights=own_model, device="cpu")
+    pushed = replace(mfv.METHODS["facet_win"], out_fire=OutFire(growth=3.0))
+    for fs in (mfv.find_facets(net, "layer3:7", images="pool:paper", top_n=40, k=4).largest(2),
+               mfv.find_facets(net, "fc:945", images="paper:bell_pepper", k=4).largest(2)):
+        plain, win = (fs.visualize(r, steps=6, progress=False) for r in ("facet", pushed))
+        assert np.mean(win.act_end) > np.mean(plain.act_end), (fs.unit, plain.act_end, win.act_end)
+
+
 def test_readme_api_snippet_runs_as_written(tmp_path, monkeypatch):
     """The README's first code block, executed as is (full method, Lite0, the bell-pepper images)."""
     text = (REPO / "README.md").read_text()

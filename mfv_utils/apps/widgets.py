@@ -175,9 +175,12 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
                 progress.value = it
 
             seeds = state["means"][j:j + 1]
+            # a recipe with the out-fire constraint aims past the class's strongest real image
+            targets = ([float(metrics.class_scores(model_, s.images.float(), s.target.index)["logit"].max())]
+                       if getattr(recipe, "out_fire", None) else None)
             res = methods.run(recipe, model_, Unit(model_.logits_layer, s.target.index), seeds, seed=seed,
                               centroids=state["centroids"][j:j + 1], real=[s.images[found.labels == j]],
-                              code_layer=state["layer"], progress=False, callback=tick)
+                              code_layer=state["layer"], progress=False, callback=tick, targets=targets)
         except (OSError, ValueError, RuntimeError) as e:
             parts.show_error(status, e)
             return

@@ -24,13 +24,14 @@ def build(spec: Spec, units: list[int], store: str | Path, workers: int | None =
     print(f"{len(last['computed'])} units computed, {last['reused']} reused from the store, "
           f"{len(last['failed'])} failed, in {last['seconds']:.0f} s ({last['workers']})")
     write_site(store)
-    return manifest, records(store, units)
+    return manifest, records(store, units, manifest)
 
 
-def records(store: str | Path, units) -> dict[int, dict]:
-    """``{unit: unit.json}`` for the asked units that are done in ``store`` (failed ones left out)."""
+def records(store: str | Path, units, manifest: dict | None = None) -> dict[int, dict]:
+    """``{unit: unit.json}`` for the asked units that are done in ``store`` (failed ones left out);
+    ``manifest`` is the store's manifest when the caller has it in hand (else it is read)."""
     store = Path(store)
-    manifest = json.loads((store / "manifest.json").read_text())
+    manifest = manifest if manifest is not None else json.loads((store / "manifest.json").read_text())
     return {int(u): json.loads((store / "units" / str(u) / "unit.json").read_text()) for u in units
             if manifest["units"].get(str(u), {}).get("status") == "done"}
 

@@ -15,7 +15,7 @@ import html
 import sys
 from pathlib import Path
 
-from mfv_utils.atlas.store import atomic_write, check_unit, read_manifest
+from mfv_utils.atlas.store import atomic_write, check_unit, drawn_above, read_manifest
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
@@ -73,12 +73,12 @@ def unit_page(record: dict) -> str:
                     "n_classes", "class_entropy", "top_act_max", "strongest_real", "strongest_real_path",
                     "above_strongest_real", "facet_identity", "method", "seed") if k in record)
     facets = []
+    bar, above = record.get("strongest_real", record["top_act_max"]), drawn_above(record)
     for j, f in enumerate(record["facets"]):
         viz = (f"<img class='viz' src='facet_{j}.jpg' alt='facet {j} visualization'>" if j < record["drawn"]
                else "<div class='none'>not drawn</div>")
-        bar = record.get("strongest_real", record["top_act_max"])
         act = (f"activation {f['act_start']:.2f} &rarr; {f['act_end']:.2f} (strongest real image {bar:.2f}: "
-               f"{'above' if f['act_end'] > bar else 'below'}); judge identity "
+               f"{'above' if above[j] else 'below'}); judge identity "
                f"{'yes' if f['judge_identity'] else 'no'}" if "act_end" in f else "")
         facets.append(f"<div class='facet' id='facet-{j}'>{viz}<img src='members_{j}.jpg' alt='facet {j} members'>"
                       f"<div>facet {j}: {f['size']} images<br>{html.escape(f['main_class'] or '')}<br>{act}</div></div>")
@@ -91,18 +91,17 @@ def unit_page(record: dict) -> str:
 def card(u: str, record: dict, thumb: str, label: str) -> str:
     """A unit's card in the grid, with what the sort and the filters read (``data-*``)."""
     share = record.get("own_class_share")
-    drawn = [f for f in record["facets"] if "act_end" in f]
-    bar = record.get("strongest_real", record["top_act_max"])
-    above = sum(f["act_end"] > bar for f in drawn)
+    flags = drawn_above(record)
+    above = sum(flags)
     warned = bool(record.get("mostly_other_classes"))
     stands = (f"own class {share:.0%}" if share is not None else f"{record['n_classes']} classes")
     data_ = {"search": f"{u} {record['name'] or ''}".lower(), "unit": u, "share": "" if share is None else share,
              "classes": record["n_classes"], "identity": record["facet_identity"],
-             "above": round(above / len(drawn), 4) if drawn else 0, "warned": int(warned)}
+             "above": round(above / len(flags), 4) if flags else 0, "warned": int(warned)}
     attrs = " ".join(f"data-{k}='{html.escape(str(v))}'" for k, v in data_.items())
     return (f"<a class='card{' warned' if warned else ''}' href='units/{u}/index.html' {attrs}>"
             f"<img src='units/{u}/{thumb}' alt='unit {u}'>{html.escape(label)}<br>"
-            f"{record['k']} facets · {stands}<br>{above}/{len(drawn)} above strongest real"
+            f"{record['k']} facets · {stands}<br>{above}/{len(flags)} above strongest real"
             + ("<br><span class='warn'>mostly other classes</span>" if warned else "") + "</a>")
 
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from mfv_utils.runtime.files import atomic_write
+from mfv_utils.runtime.files import atomic_write  # noqa: F401  (re-exported: atlas.site writes through it)
 
 
 def write_unit(out: Path, result: dict) -> None:
@@ -70,3 +70,12 @@ def read_manifest(out: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+
+
+def drawn_above(record: dict) -> list[bool]:
+    """For each drawn facet of a ``unit.json``: does its visualization end above the unit's
+    strongest real image? Read from the stored ``above_strongest_real`` (version 2 stores); a
+    version-1 record, which has no such flag, is compared against its ``top_act_max``."""
+    bar = record.get("strongest_real", record.get("top_act_max"))
+    return [bool(f["above_strongest_real"]) if "above_strongest_real" in f else f["act_end"] > bar
+            for f in record["facets"] if "act_end" in f]

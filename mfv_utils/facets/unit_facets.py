@@ -67,7 +67,8 @@ def as_found(fs) -> dict:
     """What :func:`visualize` needs of an :class:`mfv_utils.api.FacetSet`, for its shown facets."""
     order = fs.order
     return {"channel": int(fs.unit.channel), "largest": order, "mean_patches": fs.mean_images[order],
-            "centroids": fs.code_centroids[order], "cluster_patches": [fs.real(j) for j in order]}
+            "centroids": fs.code_centroids[order], "cluster_patches": [fs.real(j) for j in order],
+            "strongest": fs.strongest_real}
 
 
 def visualize(recipe, net: models.Model, layer: str, field, at: tuple[int, int], shown: list[dict],
@@ -83,11 +84,14 @@ def visualize(recipe, net: models.Model, layer: str, field, at: tuple[int, int],
     unit = models.Unit(layer, channels) if field.is_global else models.Unit(layer, channels, *at)
     centroids = torch.cat([u["centroids"] for u in shown])
     real = [patches for u in shown for patches in u["cluster_patches"]]
+    # the activation each image should out-fire: its unit's strongest real image (patch)
+    targets = [u["strongest"] if "strongest" in u else u["top_act_max"]
+               for u in shown for _ in range(len(u["largest"]))]
     side = box[2]
     with torch.no_grad():
         act_start = models.unit_activation(placed(starts, layer), placed.unit(unit)).cpu().numpy()
     result = mfv_methods.run(recipe, placed, unit, starts, seed=seed, centroids=centroids, real=real,
-                             code_layer=layer, progress=progress)
+                             code_layer=layer, progress=progress, targets=targets)
     canvas = result.images
     off = (canvas.shape[-1] - side) // 2
     images = canvas[..., off:off + side, off:off + side].clamp(0, 255)

@@ -44,6 +44,7 @@ class Context:
     real: list[torch.Tensor] | None = None  # per image, its facet's real images
     code_layer: str | None = None
     tv_ramp: str = "authors"
+    targets: torch.Tensor | None = None  # (B,) the activation each image should out-fire (OutFire)
 
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed) if self.rng is None else self.rng

@@ -13,6 +13,11 @@ channels at the unit's position (what notebook 02 clusters). The facet-anchored 
 :class:`ColourMatch` is ``- weight * SW(pixels(x), pixels(facet))``: the sliced Wasserstein
 distance between the RGB colours (0..1) of a random sample of the image's pixels and a fixed
 sample of its facet's real pixels, along fixed random directions of colour space.
+
+:class:`OutFire` makes "the visualization fires the unit above its strongest real image" a
+constraint instead of a hope: the unit's term carries a per-image multiplier that grows while the
+image is below its target and falls back towards 1 once above it (dual ascent on
+``act >= target``), so an anchor holds the image in its facet only as long as the unit still wins.
 """
 from __future__ import annotations
 
@@ -37,6 +42,29 @@ class Anchor:
             raise ValueError(f"anchor target must be 'seed' or 'centroid', got {self.target!r}")
         if self.ceiling not in (None, "members") or (self.ceiling and self.target != "centroid"):
             raise ValueError(f"an anchor's ceiling is None or 'members' (centroid anchors), got {self.ceiling!r}")
+
+
+@dataclass(frozen=True)
+class OutFire:
+    """The constraint ``act >= (1 + margin) * target`` (``target``: the unit's strongest real
+    activation, per image): from step ``start`` x steps on, the unit's term is multiplied by a
+    per-image ``lam`` that grows by ``growth`` every step the image is below its goal and shrinks
+    by it (never below 1) every step it is above."""
+
+    margin: float = 0.05
+    growth: float = 1.05
+    start: float = 0.0
+
+    def __post_init__(self):
+        if self.growth < 1 or self.margin < 0 or not 0 <= self.start < 1:
+            raise ValueError(f"OutFire needs growth >= 1, margin >= 0 and 0 <= start < 1, got {self}")
+
+    def goals(self, targets: torch.Tensor) -> torch.Tensor:
+        return targets + self.margin * targets.abs()
+
+    def update(self, lam: torch.Tensor, values: torch.Tensor, goals: torch.Tensor) -> torch.Tensor:
+        """The next multipliers, given this step's activations."""
+        return torch.where(values < goals, lam * self.growth, (lam / self.growth).clamp(min=1.0))
 
 
 def code(act: torch.Tensor, position: tuple[int, int] | None = None) -> torch.Tensor:

@@ -70,3 +70,31 @@ def test_a_yielding_anchor_pulls_nothing_once_the_image_is_nearer_than_its_membe
     assert not torch.equal(step((Anchor("centroid", 400.0),)), free)
     with pytest.raises(ValueError, match="ceiling"):
         Anchor("seed", 1.0, ceiling="members")
+
+
+def test_out_fire_lets_the_unit_win_only_where_it_is_below_its_target(lite0):
+    """``Method(out_fire=OutFire())``: with a target the image is always above, the multiplier
+    stays 1 and the run equals the plain anchored run bit for bit; with a target far above, the
+    unit's term grows every step and the logit ends higher than the anchor alone lets it. A run
+    without targets, or a bad OutFire, is a one-line error."""
+    from mfv_utils.optimization.objectives import Anchor, OutFire, code
+
+    start = _start(2)
+    with torch.no_grad():
+        centroids = code(lite0(start, lite0.code_layer))
+    anchored = replace(methods.METHODS["fourier"], steps=6, anchors=(Anchor("centroid", 400.0),))
+
+    def run(recipe, targets):
+        ctx = loop.Context(lite0, lite0.unit(Unit("logits", 945)), start.clone(), seed=0, centroids=centroids,
+                           targets=targets)
+        return loop.run((recipe,), ctx, "x", progress=False)
+
+    plain = run(anchored, None)
+    win = replace(anchored, out_fire=OutFire(growth=2.0))
+    assert torch.equal(run(win, torch.full((2,), -1e6)).images, plain.images)
+    pushed = run(win, torch.full((2,), 1e6))
+    assert np.all(pushed.history[:, -1] > plain.history[:, -1])
+    with pytest.raises(ValueError, match="strongest real activation"):
+        run(win, None)
+    with pytest.raises(ValueError, match="growth >= 1"):
+        OutFire(growth=0.5)
