@@ -45,7 +45,7 @@ k = 10  # facets per unit (Algorithm 1's k-means; fewer when U is small)
 m = 15  # patches averaged into a facet's mean patch (at most |U| / k)
 shown_facets = 4  # facets drawn per unit: the largest clusters
 perplexity = 30.0  # t-SNE perplexity (capped at (|U| - 1) / 3)
-method = "facet"  # the figures' method (mfv_utils.optimization.methods.METHODS), anchored at each unit's own layer
+method = "facet_win"  # the figures' method (mfv_utils.optimization.methods.METHODS), anchored at each unit's own layer
 compare = ["paper"]  # methods run beside it (a row each in Fig. 6, a column in Fig. S9, in the tables)
 judge = "efficientnet_lite2"  # held-out network: the fixed embedding of every image measure
 s9_units = 2  # units of each of the two last layers (fc-like, class) in Fig. S9
@@ -166,10 +166,14 @@ lap("facets")
 # and run as one batch (one channel per image). The result is cut to the field's side around
 # the canvas center. Two methods, each a recipe of `mfv_utils.optimization.methods`:
 #
-# - the figures' method (`method`), the same recipe as for the class units of notebook 01, with
+# - the figures' method (`method`), the recipe of the class units of notebook 01 (`facet`), with
 #   its anchor at the layer that clustered this unit's patches: each image is pulled towards
 #   its facet's centroid, a **column** of this layer at the unit's position (for `pool` and
-#   `logits`, the whole vector), while its spectrum and colours follow its facet's real patches;
+#   `logits`, the whole vector), while its spectrum and colours follow its facet's real patches.
+#   `facet_win` adds one constraint: the unit must end above its strongest real patch. A hidden
+#   unit's activations are small (3-5 for a pooled feature against 12-19 for a logit), so the same
+#   anchor weighs more against it and can hold it below every real patch; while an image is below
+#   its target, the unit's term grows step by step until it wins (`objectives.OutFire`);
 # - the paper's mean-initialized schedule (`paper`: pixel steps, jitter, TV), as in the paper.
 
 # %%
