@@ -105,7 +105,7 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
         found = facets.Facets(emb, labels, np.stack([emb[labels == j].mean(0) for j in range(k)]),
                               [np.array(i) for i in ex["members"]])
         state.update(run=run, metrics=m, set=image_set, found=found, means=found.mean_images(image_set.images),
-                     layer=m["layer"], centroids=None)
+                     layer=m["layer"], centroids=None, strongest=None)
         draw_scatter()
         opt_btn.disabled = image_set.target is None
         ari = m["ari_vs_reference"]
@@ -128,7 +128,7 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
             parts.show_error(status, e)
             return
         state.update(run=None, metrics=None, set=s, found=found, means=found.mean_images(s.images),
-                     layer=layer_box.value,
+                     layer=layer_box.value, strongest=None,
                      centroids=metrics.cluster_centroids(metrics.unit_rows(codes), found.labels, found.k))
         draw_scatter()
         opt_btn.disabled = s.target is None
@@ -176,8 +176,10 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
 
             seeds = state["means"][j:j + 1]
             # a recipe with the out-fire constraint aims past the class's strongest real image
-            targets = ([float(metrics.class_scores(model_, s.images.float(), s.target.index)["logit"].max())]
-                       if getattr(recipe, "out_fire", None) else None)
+            # (computed once per image set: the class's forward pass over all its images)
+            if getattr(recipe, "out_fire", None) and state.get("strongest") is None:
+                state["strongest"] = float(metrics.class_scores(model_, s.images.float(), s.target.index)["logit"].max())
+            targets = [state["strongest"]] if getattr(recipe, "out_fire", None) else None
             res = methods.run(recipe, model_, Unit(model_.logits_layer, s.target.index), seeds, seed=seed,
                               centroids=state["centroids"][j:j + 1], real=[s.images[found.labels == j]],
                               code_layer=state["layer"], progress=False, callback=tick, targets=targets)

@@ -70,8 +70,6 @@ def read_manifest(out: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-
-
 def drawn_above(record: dict) -> list[bool]:
     """For each drawn facet of a ``unit.json``: does its visualization end above the unit's
     strongest real image? Read from the stored ``above_strongest_real`` (version 2 stores); a

@@ -207,8 +207,7 @@ def _render(spec: Spec, ctx: dict, unit: int, key: str) -> dict[str, bytes]:
     k = len(found["largest"])
     draw = min(spec.draw, k)
     drawn = {**found, "largest": found["largest"][:draw], "mean_patches": found["mean_patches"][:draw],
-             "centroids": found["centroids"][:draw], "cluster_patches": found["cluster_patches"][:draw],
-             "strongest": strongest}
+             "centroids": found["centroids"][:draw], "cluster_patches": found["cluster_patches"][:draw]}
     recipe = mfv_methods.METHODS[spec.method]
     recipe = mfv_methods.smoke(recipe) if spec.smoke else recipe
     v = unit_facets.visualize(recipe, net, layer, field, at, [drawn], seed=spec.seed)

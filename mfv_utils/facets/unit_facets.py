@@ -60,6 +60,9 @@ def find(column: np.ndarray, channel: int, images: torch.Tensor, classes: np.nda
         "centroids": torch.tensor(centroids, dtype=torch.float32), "cluster_patches": cluster_patches,
         "class_entropy": metrics.class_entropy(classes[top]), "n_classes": int(len(set(labelled))),
         "top_act_max": float(column[top[0], channel]),
+        # what a visualization should out-fire: the unit's strongest real image in the whole pool
+        # (the top image's unless ``candidates`` narrowed where the top images come from)
+        "strongest": float(column[:, channel].max()),
     }
 
 
@@ -85,8 +88,7 @@ def visualize(recipe, net: models.Model, layer: str, field, at: tuple[int, int],
     centroids = torch.cat([u["centroids"] for u in shown])
     real = [patches for u in shown for patches in u["cluster_patches"]]
     # the activation each image should out-fire: its unit's strongest real image (patch)
-    targets = [u["strongest"] if "strongest" in u else u["top_act_max"]
-               for u in shown for _ in range(len(u["largest"]))]
+    targets = [u["strongest"] for u in shown for _ in range(len(u["largest"]))]
     side = box[2]
     with torch.no_grad():
         act_start = models.unit_activation(placed(starts, layer), placed.unit(unit)).cpu().numpy()

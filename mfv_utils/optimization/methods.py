@@ -68,12 +68,11 @@ METHODS: dict[str, Method | tuple[optimize.Phase, ...]] = {
     # Chosen on bell pepper, movie theater and church only (benchmarks/recipes.py): the one recipe
     # that met every fidelity goal on all three, with colours as near the real images as MACO's.
     "facet": Method("facet", spectrum="real", colour="project", anchors=(Anchor("centroid", 400.0),)),
-    # the same, with the constraint that the unit out-fire its strongest real image: where the
-    # anchor holds a unit below it (pooled features, whose activations are 3-5 against a logit's
-    # 12-19), the unit's term grows until it wins (issue 31; benchmarks/anchor_weight.py)
-    "facet_win": Method("facet_win", spectrum="real", colour="project", anchors=(Anchor("centroid", 400.0),),
-                        out_fire=OutFire()),
 }
+# the same, with the constraint that the unit out-fire its strongest real image: where the anchor
+# holds a unit below it (pooled features, whose activations are 3-5 against a logit's 12-19), the
+# unit's term grows until it wins (issue 31; benchmarks/anchor_weight.py)
+METHODS["facet_win"] = replace(METHODS["facet"], name="facet_win", out_fire=OutFire())
 DEFAULT = "facet"  # the figures' method: the notebooks' and the explorers' default
 
 
@@ -215,7 +214,7 @@ class _MethodRun:
         if method.out_fire is not None:
             if ctx.targets is None:
                 raise ValueError(f"method {method.name!r} needs the unit's strongest real activation (targets)")
-            self.goals = method.out_fire.goals(torch.as_tensor(ctx.targets, dtype=torch.float32, device=model.device))
+            self.goals = method.out_fire.goals(ctx.targets.to(model.device))
             self.lam = torch.ones_like(self.goals)
             self.from_step = int(method.out_fire.start * method.steps)
         if method.colour_match is not None:
