@@ -44,6 +44,7 @@ own_class_min = 50  # a class unit with this many pool images of its class clust
 min_share = 0.8  # the figures show units whose facets' images are at least this share of their class
 k = 10  # facets per unit (Algorithm 1)
 draw = 4  # facets visualized per unit, the largest first (Fig. S4 draws 4)
+method = "facet_win"  # the recipe (mfv_utils.optimization.methods.METHODS); "facet": without the out-fire constraint
 s4_classes = 8  # classes of Fig. S4: the first 8 of the rule
 workers = None  # Dask LocalCluster workers (None: one per core); 1: a serial loop
 device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU (a unit's key holds the device type)
@@ -77,7 +78,7 @@ if units is None:
 units = [int(u) for u in units]
 units = units[:2] + units[-1:] if smoke and len(units) > 3 else units
 spec = atlas.Spec(model=model, layer=layer, pool=tuple(pool), k=k, draw=draw, seed=seed, smoke=smoke, device=device,
-                  own_class_min=own_class_min)
+                  own_class_min=own_class_min, method=method)
 manifest, records = atlas_figures.build(spec, units, store, workers)
 last = manifest["runs"][-1]
 lap("atlas")
@@ -139,7 +140,7 @@ summary = {
     "facet_identity_own": round(float(np.mean([r["facet_identity"] for r in shown])), 4) if shown else None,
     "drawn_above_strongest_real_own": round(float(np.mean([r["drawn_above_strongest_real"] / draw for r in shown])), 4)
     if shown else None,
-    "classes": rows, "k": k, "draw": draw, "seed": seed, "smoke": smoke, "engine": last["workers"],
+    "classes": rows, "k": k, "draw": draw, "method": method, "seed": seed, "smoke": smoke, "engine": last["workers"],
     "atlas_seconds": last["seconds"],
     "atlas_runs": [{k_: r[k_] for k_ in ("started", "workers", "seconds", "reused")} | {"computed": len(r["computed"])}
                    for r in manifest["runs"]],

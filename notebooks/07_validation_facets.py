@@ -37,11 +37,11 @@ model = "efficientnet_lite0"
 source = "val50"  # "val50": the 20 classes whose 50 official validation images are here; "imagenet-val"
 # (or "imagenet-train"): a local ImageNet ($MFV_IMAGENET, docs/data-and-models.md), any class
 classes = None  # a list of class names (or WNIDs); None: the 20 classes here, or n_classes of a local ImageNet
-n_classes = 50  # with a local ImageNet and classes=None: this many classes evenly spread over the 1000
+n_classes = 50  # a local ImageNet without a list of classes: this many, evenly spread over the 1000
 k = 10  # facets per class (Algorithm 1)
 m = 5  # images averaged into a facet's mean image (about 50 / k)
 shown = 4  # facets drawn per class, the largest first (Fig. S4 draws 4)
-method = "facet"  # the figures' method (mfv_utils.optimization.methods.METHODS)
+method = "facet_win"  # the recipe (mfv_utils.optimization.methods.METHODS); "facet": without the out-fire constraint
 judge = "efficientnet_lite2"  # held-out network of the facet-identity measure (never optimized)
 seed = 0
 device = "auto"  # "auto": CUDA when torch sees a GPU, else the CPU

@@ -45,6 +45,13 @@ def test_every_measure_names_a_run_of_its_pass():
     assert len(spec.measures()) > 60 and {r.notebook for r in spec.runs()} >= {
         "01_bell_pepper_tsne", "02_hidden_layer_facets", "03_interpolation_study", "04_prior_comparison",
         "05_hidden_unit_attribution"}
+    # notebook 01's six classes again with facet_win: their own section, read from facet_win's row
+    win = [m for m in spec.measures() if m.run.endswith("_win")]
+    assert len(win) == 6 * (len(spec.CLASS_GOALS) + 1) and {m.section for m in win} == {"01 class facets, facet_win"}
+    assert {r.params["method"] for r in spec.runs() if r.name.endswith("_win")} == {"facet_win"}
+    above = next(m for m in win if m.name == "church (facet_win): above_real")
+    assert report.read({"methods": [{"method": "facet", "above_real": 0.5}, {"method": "facet_win", "above_real": 1.0}]},
+                       above.path) == 1.0
 
 
 def _claims(tmp, *extra):

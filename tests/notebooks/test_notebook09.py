@@ -26,6 +26,10 @@ def test_pool_atlas_figures_site_and_measures(smoke09):
     # a hidden atlas's cards say how many classes a unit spans; its filter offers the multifaceted units
     assert index.count("class='card") == 3 and " classes<br>" in index and "value='multi'" in index
     assert "value='own'" not in index and "mostly other classes" not in index
+    # a hidden unit's card is named by the classes leading its facets, and the search reads them
+    lead = [f["main_class"] for f in record["facets"] if f["main_class"]]
+    assert lead and f"0 · facets: {lead[0]}" in index
+    assert all(c.lower() in index.split("data-unit='0'")[0].rsplit("<a class='card", 1)[1] for c in set(lead))
     largest = Image.open(out / "largest_facets.png")
     s9 = Image.open(out / "figS9_multifaceted.png")
     assert largest.width > 1.5 * largest.height  # one row of 3 cells
