@@ -92,6 +92,7 @@ def markdown(claims: dict) -> str:
         lines.append(f"| {row['name']} | {_fmt(row['mean'])} | {_fmt(row['min'])}–{_fmt(row['max'])} | "
                      f"{_fmt(row['ci95'][0])}–{_fmt(row['ci95'][1])} | {_goal(row)} | {met} | "
                      f"{row.get('holds_on', '')} | {row.get('verdict', '')} |")
+    lines += side_by_side(claims)
     if claims["thread_spread"]:
         lines += ["", "**What the thread count alone changes** (bell pepper, 1 thread against the machine's, "
                   "same seeds): " + "; ".join(f"{k} ±{v['max_abs_diff']:g} ({v['seeds_differing']}/{n} seeds differ)"
@@ -100,6 +101,40 @@ def markdown(claims: dict) -> str:
         f"`{r['name']}` ({r['notebook']}" + (f": {r['subset']}" if r["subset"] else ": as committed") +
         (f"; threads {r['threads']}" if r["threads"] else "") + ")" for r in claims["runs"])]
     return "\n".join(lines).strip() + "\n"
+
+
+SIDE_BY_SIDE = ("facet_identity", "facet_identity_strict", "color_distance", "above_real")
+
+
+def side_by_side(claims: dict) -> list[str]:
+    """Markdown lines: for each class measured with another recipe too (a measure named
+    ``"<class> (<recipe>): <key>"`` beside ``"<class>: <key>"``), the two means side by side, with
+    on how many seeds each goal holds; none if no class was."""
+    rows = {r["name"]: r for r in claims["measures"]}
+    pairs = {}
+    for name in rows:
+        head, key = name.split(": ", 1) if ": " in name else (name, "")
+        if head.endswith(")") and " (" in head and key in SIDE_BY_SIDE:
+            label, recipe = head[:-1].split(" (", 1)
+            if f"{label}: {key}" in rows:
+                pairs.setdefault(recipe, {}).setdefault(label, {})[key] = (rows[f"{label}: {key}"], rows[name])
+    out = []
+    for recipe, classes in pairs.items():
+        keys = [k for k in SIDE_BY_SIDE if any(k in v for v in classes.values())]
+        out += ["", f"**facet against {recipe}** (means over the seeds; in brackets, on how many seeds the goal "
+                "holds)", "", "| class | " + " | ".join(f"{k}: facet → {recipe}" for k in keys) + " |",
+                "|---" * (len(keys) + 1) + "|"]
+        for label, by_key in classes.items():
+            cells = []
+            for k in keys:
+                if k not in by_key:
+                    cells.append("")
+                    continue
+                a, b = by_key[k]
+                held = (lambda r: f" ({r['holds_on']})" if "holds_on" in r else "")
+                cells.append(f"{_fmt(a['mean'])}{held(a)} → {_fmt(b['mean'])}{held(b)}")
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
 
 
 def inject(text: str, table: str) -> str:

@@ -109,3 +109,18 @@ def test_the_committed_table_is_generated_from_the_committed_claims():
     claims = json.loads((REPO / "figures" / "claims.json").read_text())
     assert report.generated((REPO / "docs" / "claims.md").read_text()) == report.markdown(claims)
     assert "docs/claims.md" in (REPO / "README.md").read_text()
+
+
+def test_a_class_measured_with_two_recipes_gets_its_means_side_by_side():
+    def row(name, mean, holds=None):
+        return {"name": name, "section": "s", "mean": mean, "min": mean, "max": mean, "ci95": [mean, mean],
+                **({"holds_on": holds} if holds else {})}
+    claims = {"seeds": [0, 1], "smoke": False, "thread_spread": {}, "runs": [], "measures": [
+        row("church: facet_identity", 0.76, "3/5"), row("church (facet_win): facet_identity", 0.8, "4/5"),
+        row("church: above_real", 0.96), row("church (facet_win): above_real", 1.0),
+        row("tench: facet_identity", 0.9, "5/5")]}  # measured with one recipe only: not in the block
+    block = report.side_by_side(claims)
+    assert "| church | 0.76 (3/5) → 0.8 (4/5) | 0.96 → 1 |" in block
+    assert not any(line.startswith("| tench") for line in block)
+    assert "\n".join(block) in report.markdown(claims)
+    assert report.side_by_side({**claims, "measures": claims["measures"][-1:]}) == []
