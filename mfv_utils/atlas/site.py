@@ -88,22 +88,24 @@ def unit_page(record: dict) -> str:
     return _page(title, body, root="../../")
 
 
-def leaders(record: dict, most: int = 3) -> list[str]:
+def leaders(record: dict) -> list[str]:
     """The classes that lead a unit's facets (each facet's most common class), largest facet
     first, each once: what a hidden unit's card is named by, since it has no class of its own."""
-    return list(dict.fromkeys(f["main_class"] for f in record["facets"] if f.get("main_class")))[:most]
+    return list(dict.fromkeys(f["main_class"] for f in record["facets"] if f.get("main_class")))
 
 
-def card(u: str, record: dict, thumb: str, label: str) -> str:
-    """A unit's card in the grid, with what the sort and the filters read (``data-*``). The search
-    reads the unit id and its class name (a class unit) or the class leading each of its facets
-    (a hidden unit, which has no class of its own)."""
+def card(u: str, record: dict, thumb: str) -> str:
+    """A unit's card in the grid, with what the sort and the filters read (``data-*``). A class
+    unit is named and searched by its class; a hidden unit, which has no class of its own, is named
+    by the classes leading its largest facets and searched by the class leading each facet."""
     share = record.get("own_class_share")
     flags = drawn_above(record)
     above = sum(flags)
     warned = bool(record.get("mostly_other_classes"))
     stands = (f"own class {share:.0%}" if share is not None else f"{record['n_classes']} classes")
-    words = " ".join([u, record["name"]] if record["name"] else [u, *leaders(record, most=len(record["facets"]))])
+    lead = [] if record["name"] else leaders(record)
+    label = f"{u} · " + (record["name"] or "facets: " + ", ".join(lead[:3]))
+    words = " ".join(w for w in [u, record["name"], *lead] if w)
     data_ = {"search": words.lower(), "unit": u, "share": "" if share is None else share,
              "classes": record["n_classes"], "identity": record["facet_identity"],
              "above": round(above / len(flags), 4) if flags else 0, "warned": int(warned)}
@@ -165,10 +167,8 @@ def write_site(store: str | Path) -> Path:
             print(f"warning: {folder}: {damage}; skipped (the next atlas run recomputes it)", file=sys.stderr)
             continue
         _write(folder / "index.html", unit_page(record))
-        # a class unit by its class; a hidden unit by the classes leading its largest facets
-        label = f"{u} · " + (record["name"] or "facets: " + ", ".join(leaders(record)))
         thumb = "facet_0.jpg" if record["drawn"] else "members_0.jpg"
-        cards.append(card(u, record, thumb, label))
+        cards.append(card(u, record, thumb))
         class_atlas = class_atlas or record.get("own_class_share") is not None
     title = f"Multifaceted atlas: {ident['model']} {ident['layer']}"
     body = (f"<h1>{html.escape(title)}</h1><p class='meta'>{len(cards)} units; each card shows the unit's largest "
@@ -178,7 +178,7 @@ def write_site(store: str | Path) -> Path:
                f"holds at least {manifest['spec'].get('own_class_min', 50)} of them (the paper's Fig. S4 rule), "
                f"else from its top images; a unit whose images are mostly of other classes is marked.</p>"
                if class_atlas else "")
-            + f"<input id='search' type='search' placeholder='search unit id or "
+            + "<input id='search' type='search' placeholder='search unit id or "
             + ("class name" if class_atlas else "a class among its facets") + "'> "
             f"<span class='meta'><span id='count'>{len(cards)}</span> shown</span>"
             f"{controls(class_atlas)}<div class='grid' id='grid'>{''.join(cards)}</div>"

@@ -118,6 +118,9 @@ def side_by_side(claims: dict) -> list[str]:
             label, recipe = head[:-1].split(" (", 1)
             if f"{label}: {key}" in rows:
                 pairs.setdefault(recipe, {}).setdefault(label, {})[key] = (rows[f"{label}: {key}"], rows[name])
+    def held(r: dict) -> str:
+        return f" ({r['holds_on']})" if "holds_on" in r else ""
+
     out = []
     for recipe, classes in pairs.items():
         keys = [k for k in SIDE_BY_SIDE if any(k in v for v in classes.values())]
@@ -131,7 +134,6 @@ def side_by_side(claims: dict) -> list[str]:
                     cells.append("")
                     continue
                 a, b = by_key[k]
-                held = (lambda r: f" ({r['holds_on']})" if "holds_on" in r else "")
                 cells.append(f"{_fmt(a['mean'])}{held(a)} → {_fmt(b['mean'])}{held(b)}")
             out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out

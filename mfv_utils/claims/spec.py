@@ -54,11 +54,16 @@ WIN = "facet_win"
 ONLY_WIN = f"the recipe {WIN} only (facet + the out-fire constraint), to set against the facet rows"
 
 
+def run_01(c: str, method: str = "facet") -> str:
+    """The name of notebook 01's claims run for class ``c`` drawn with ``method``."""
+    return f"01_{c}" if method == "facet" else f"01_{c}_win"
+
+
 def runs(smoke: bool = False) -> list[Run]:
     """The runs of a claims pass. ``smoke``: bell pepper only, short optimization (CI)."""
-    nb01 = [Run(f"01_{c}", "01_bell_pepper_tsne", {"images": images, "perplexity": perp, "compare": []},
+    nb01 = [Run(run_01(c), "01_bell_pepper_tsne", {"images": images, "perplexity": perp, "compare": []},
                 ONLY_FACET) for c, (images, perp) in CLASSES.items()]
-    win = [Run(f"01_{c}_win", "01_bell_pepper_tsne",
+    win = [Run(run_01(c, WIN), "01_bell_pepper_tsne",
                {"images": images, "perplexity": perp, "compare": [], "method": WIN}, ONLY_WIN)
            for c, (images, perp) in CLASSES.items()]
     threads = Run("01_bell_pepper_1thread", "01_bell_pepper_tsne",
@@ -81,7 +86,7 @@ def runs(smoke: bool = False) -> list[Run]:
 def _class_measures(c: str, method: str = "facet") -> list[Measure]:
     """Notebook 01's goals and ``above_real`` for class ``c`` drawn with ``method`` (facet: the
     figures' runs ``01_<c>``; facet_win: ``01_<c>_win``, in a section of their own)."""
-    label, run = c.replace("_", " "), f"01_{c}" if method == "facet" else f"01_{c}_win"
+    run, label = run_01(c, method), c.replace("_", " ")
     section = "01 class facets" if method == "facet" else f"01 class facets, {method}"
     label = label if method == "facet" else f"{label} ({method})"
     out = [Measure(f"{label}: {key}", run, f"fidelity.{key}", section, low, high, key in COUNTS)
