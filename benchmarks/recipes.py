@@ -7,13 +7,19 @@ For each class: Algorithm 1 as notebook 01 runs it (Lite0 pooled codes, PCA, t-S
 perplexity 10 for the authors' 150 images and 30 for a whole class, k-means k=10, the 15 images
 nearest each centroid), then each recipe from the 10 mean images, judged by the held-out Lite2.
 Two baselines frame every table: ``seed`` (the mean images, not optimized) and ``real`` (each
-cluster's representative real image). Prints one row per recipe and writes ``<out>/<class>.json``
-and ``<out>/<class>.png`` (one row of images per recipe, to look at).
+cluster's representative real image). Beyond notebook 01's row: ``border_foreign``, the share of
+the pixels along the border in colours no real image of the facet has (halos), and
+``above_real``, the share out-firing the class's strongest real image. Prints one row per
+recipe and writes ``<out>/<class>.json`` and ``<out>/<class>.png`` (one row of images per
+recipe, to look at).
 """
 import argparse
 import dataclasses
 import json
 from pathlib import Path
+
+import numpy as np
+import torch
 
 import mfv_utils as mfv
 from mfv_utils import data
@@ -46,8 +52,26 @@ CANDIDATES.update({  # round 2: the anchors' strength and the schedule's length 
     "ps_c400_300": dataclasses.replace(PS, name="ps_c400_300", steps=300,
                                        anchors=(Anchor("centroid", 400.0), Anchor("seed", 50.0))),
 })
+F = methods.METHODS["facet"]
+CANDIDATES.update({  # round 3 (issue 31): the border halos. "project" scales each channel about the
+    # image's mean colour, so a pale background, less green than a green pepper, turns magenta;
+    # "grey" scales chroma about grey (param.ColourProjected's ``chroma``)
+    "facet_grey": dataclasses.replace(F, name="facet_grey", colour="grey"),
+})
 COLUMNS = ("facet_identity", "facet_identity_strict", "seed_identity", "diversity_ratio", "hf_ratio",
-           "color_distance", "top1", "judge_top5")
+           "color_distance", "border_foreign", "above_real", "top1", "judge_top5")
+
+
+def extra(images, found) -> dict:
+    """The measures beyond notebook 01's fidelity row: the share of border pixels in colours no
+    real image of the facet has (halos; metrics.foreign_colours), and of the images that out-fire
+    the class's strongest real image."""
+    with torch.no_grad():
+        acts = models.unit_activation(found.model(images, found.unit.layer), found.unit).cpu().numpy()
+    foreign = [metrics.foreign_colours(images[j], found.real(j)) for j in range(found.k)]
+    return {"border_foreign": round(float(np.mean(foreign)), 4),
+            "border_foreign_max": round(float(np.max(foreign)), 4),
+            "above_real": float(np.mean(acts > found.strongest_real))}
 
 
 def facets_of(spec: str, net, seed: int):
@@ -78,7 +102,7 @@ def main(argv=None):
         rows, shown = [], {}
         for name, images, secs in [("seed", means, 0.0), ("real", reps, 0.0)]:
             f = metrics.fidelity(images, means, s.images, found.labels, s.target.index, net, judge, rj)["summary"]
-            rows.append({"recipe": name, **f, "seconds": secs})
+            rows.append({"recipe": name, **f, **extra(images, found), "seconds": secs})
             shown[name] = images
         for name in args.recipes:
             recipe = pool[name]
@@ -87,14 +111,15 @@ def main(argv=None):
             res = found.visualize(recipe, seed=args.seed, progress=False)
             secs = round(res.seconds, 1)
             f = metrics.fidelity(res.images, means, s.images, found.labels, s.target.index, net, judge, rj)["summary"]
-            rows.append({"recipe": name, **f, "seconds": secs})
+            rows.append({"recipe": name, **f, **extra(res.images, found), "seconds": secs})
             shown[name] = res.images
+            f = rows[-1]
             print(f"{spec} {name:18s} " + " ".join(f"{c[:12]}={f[c]:.2f}" for c in COLUMNS) + f" {secs:.0f}s",
                   flush=True)
         tag = spec.replace(":", "_").replace("/", "_")
         (out / f"{tag}.json").write_text(json.dumps(rows, indent=1))
         fig = plots.image_rows({f"{r['recipe']}\nid {r['facet_identity']:.1f}/{r['facet_identity_strict']:.1f} "
-                                f"col {r['color_distance']:.2f}": shown[r["recipe"]] for r in rows},
+                                f"col {r['color_distance']:.2f} halo {r['border_foreign']:.2f}": shown[r["recipe"]] for r in rows},
                                title=f"{spec}: one row per recipe")
         fig.savefig(out / f"{tag}.png", dpi=45, bbox_inches="tight")
         print(f"{'recipe':18s} " + " ".join(f"{c[:14]:>14s}" for c in COLUMNS) + "  seconds")

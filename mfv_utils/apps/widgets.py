@@ -177,9 +177,12 @@ def facets_explorer(figures: str | Path | list = FIGURES, model: Model | str = "
             seeds = state["means"][j:j + 1]
             # a recipe with the out-fire constraint aims past the class's strongest real image
             # (computed once per image set: the class's forward pass over all its images)
-            if getattr(recipe, "out_fire", None) and state.get("strongest") is None:
-                state["strongest"] = float(metrics.class_scores(model_, s.images.float(), s.target.index)["logit"].max())
-            targets = [state["strongest"]] if getattr(recipe, "out_fire", None) else None
+            targets = None
+            if getattr(recipe, "out_fire", None):
+                if state.get("strongest") is None:
+                    state["strongest"] = float(metrics.class_scores(model_, s.images.float(),
+                                                                    s.target.index)["logit"].max())
+                targets = [state["strongest"]]
             res = methods.run(recipe, model_, Unit(model_.logits_layer, s.target.index), seeds, seed=seed,
                               centroids=state["centroids"][j:j + 1], real=[s.images[found.labels == j]],
                               code_layer=state["layer"], progress=False, callback=tick, targets=targets)

@@ -36,7 +36,8 @@ class Method:
     robustness: Robustness = field(default_factory=Robustness)
     anchors: tuple[Anchor, ...] = ()
     spectrum: str = "decay"  # "decay": 1/f^decay; "real": the mean spectrum of the facet's real images
-    colour: str = "free"  # "free"; "project": every step keeps the facet's colour statistics
+    colour: str = "free"  # "free"; "project": every step keeps the facet's colour statistics;
+    #                       "grey": the same, but chroma is scaled about grey (no complementary halos)
     colour_match: ColourMatch | None = None  # sliced-Wasserstein pull to the facet's real colours
     out_fire: OutFire | None = None  # the unit must end above its strongest real image (a constraint)
 
@@ -156,8 +157,11 @@ def parametrization(method: Method, size: tuple[int, int], magnitudes=None, real
         raise ValueError(f"unknown parametrization {method.parametrization!r}; use 'fourier' or 'maco'")
     if method.colour == "project":
         par = param.ColourProjected(par, *param.colour_stats(need_real("colour statistics")))
+    elif method.colour == "grey":
+        real = need_real("colour statistics")
+        par = param.ColourProjected(par, *param.colour_stats(real), chroma=param.chroma_rms(real))
     elif method.colour != "free":
-        raise ValueError(f"unknown colour {method.colour!r}; use 'free' or 'project'")
+        raise ValueError(f"unknown colour {method.colour!r}; use 'free', 'project' or 'grey'")
     return par
 
 

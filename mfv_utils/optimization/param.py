@@ -125,11 +125,19 @@ class ColourProjected:
     """A parametrization whose images always have their facet's colour statistics: the base's
     pre-sigmoid decorrelated image is standardized per channel and given the real images' mean
     and standard deviation (:func:`colour_stats`) before the sigmoid. A projection, not an
-    inverse: the start is the mean image with the real images' colour statistics."""
+    inverse: the start is the mean image with the real images' colour statistics.
+
+    With ``chroma`` (:func:`chroma_rms`), the two chroma channels are instead scaled about
+    **grey**: each pixel's offset from the grey of its luminance, on each side, to the real
+    images' RMS offset. Scaled about the image's mean colour, a pale background less green than
+    the green pepper in front of it comes out magenta, the complementary halo along the border of
+    the bell pepper's facets (a mean image's channels are stretched 4-9x); about grey it stays
+    grey, at some cost in colour distance (``benchmarks/recipes.py --recipes facet facet_grey``)."""
 
     base: Fourier | Maco
     mean: torch.Tensor  # (B, 3)
     std: torch.Tensor  # (B, 3)
+    chroma: torch.Tensor | None = None  # (B, 2, 2) :func:`chroma_rms`: chroma scaled about grey
 
     def init(self, images: torch.Tensor) -> torch.Tensor:
         return self.base.init(images)
@@ -138,7 +146,43 @@ class ColourProjected:
         t = self.base.decorrelated(params, size)
         mu = t.mean(dim=(-2, -1), keepdim=True)
         sd = t.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
-        return (t - mu) / sd * self.std.to(t.device)[..., None, None] + self.mean.to(t.device)[..., None, None]
+        out = (t - mu) / sd * self.std.to(t.device)[..., None, None] + self.mean.to(t.device)[..., None, None]
+        if self.chroma is None:
+            return out
+        # chroma about grey: each pixel's offset from the grey of its luminance, scaled to the
+        # real images' RMS offset. About the image's mean colour instead, a white background,
+        # less green than a green pepper, is stretched into magenta (its complementary halo).
+        grey = grey_chroma(t)[None, :, None, None]
+        off = t[:, 1:] - grey * t[:, :1]
+        gain = self.chroma.to(t.device) / sided_rms(off, (-2, -1)).clamp_min(1e-3)  # (B, 2, 2)
+        off = torch.where(off > 0, off * gain[..., 0, None, None], off * gain[..., 1, None, None])
+        return torch.cat([out[:, :1], grey * out[:, :1] + off], 1)
 
     def image(self, params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return from_decorrelated(self.decorrelated(params, size))
+
+
+# ------------------------------------------------- chroma about grey (no complementary halos, issue 31)
+def grey_chroma(t: torch.Tensor) -> torch.Tensor:
+    """The two chroma channels' values of a grey pixel per unit of luminance: a pixel of equal
+    R, G, B logits ``l`` has decorrelated colour ``l * inv(COLOR) @ 1``, not zero chroma."""
+    n = torch.linalg.inv(COLOR).to(t.device) @ torch.ones(3, device=t.device)
+    return n[1:] / n[0]
+
+
+def sided_rms(off: torch.Tensor, dim) -> torch.Tensor:
+    """(..., 2, ...) the root mean square of the positive and of the negative part of ``off``
+    over ``dim`` (each over all the pixels, so that together they give the whole RMS); a new
+    axis of size 2 (positive, negative) at the end."""
+    return torch.stack([off.clamp_min(0).pow(2).mean(dim).sqrt(), off.clamp_max(0).pow(2).mean(dim).sqrt()], -1)
+
+
+def chroma_rms(images: list[torch.Tensor]) -> torch.Tensor:
+    """(B, 2, 2): per batch image, for the two chroma channels, the root mean square of the
+    offset from grey (:func:`grey_chroma`) on its positive and on its negative side, over every
+    pixel of its facet's real images (``images[b]``: (N, 3, H, W))."""
+    out = []
+    for real in images:
+        t = to_decorrelated(real).transpose(0, 1).flatten(1)
+        out.append(sided_rms(t[1:] - grey_chroma(t)[:, None] * t[:1], 1))
+    return torch.stack(out)

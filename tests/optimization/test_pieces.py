@@ -107,3 +107,57 @@ def test_anchors_of_a_hidden_unit_live_in_its_columns(lite0, bell_pepper):
     with pytest.raises(ValueError, match=r"cannot serve unit block3:7: a centroid anchor needs"):
         methods.run(recipe, placed, unit, patches[:2], code_layer="block3", progress=False)
 
+
+
+def _green_on_white(green_share: float, green, white, n: int = 1, size: int = 64) -> torch.Tensor:
+    """Green on the left ``green_share`` of the image, white on the rest, with a little structure."""
+    img = torch.empty(n, 3, size, size)
+    cut = int(size * green_share)
+    img[:, :, :, :cut] = torch.tensor(green)[:, None, None]
+    img[:, :, :, cut:] = torch.tensor(white)[:, None, None]
+    return img + torch.linspace(-6, 6, size)[None, None, :, None]
+
+
+def test_grey_projection_keeps_a_white_background_white_where_the_mean_colour_projection_tints_it():
+    """Real images: a saturated green pepper filling 80 % of the frame on white. The start: a
+    pale, washed-out half-and-half image (what a mean image is). 'project' matches each chroma
+    channel's mean and sd, about the image's mean colour, so the background comes out tinted (a
+    colour no real image has); 'grey' scales chroma about grey and the background stays grey."""
+    real = [_green_on_white(0.8, [40.0, 170.0, 30.0], [250.0, 250.0, 250.0], n=4)]
+    start = _green_on_white(0.5, [115.0, 167.0, 110.0], [193.0, 192.0, 192.0])
+    mean, std = param.colour_stats(real)
+    chroma = {}
+    for name, par in {"project": param.ColourProjected(param.Fourier(1.2), mean, std),
+                      "grey": param.ColourProjected(param.Fourier(1.2), mean, std, chroma=param.chroma_rms(real))}.items():
+        back = par.image(par.init(start), (64, 64))[0, :, 8:-8, -16:-4].flatten(1)  # the white half
+        chroma[name] = float((back.max(0).values - back.min(0).values).mean())
+    assert chroma["grey"] < 5 and chroma["project"] > 15, chroma  # measured: 1 and 22
+    assert param.chroma_rms(real).shape == (1, 2, 2)
+
+
+def test_grey_projection_still_gives_the_image_its_facets_colours(bell_pepper):
+    """The luminance keeps the facet's mean and spread, and each chroma channel's RMS offset
+    from grey, on each side, is the real images' (what 'grey' matches instead of mean and sd)."""
+    real = [bell_pepper.images[:15], bell_pepper.images[75:90]]
+    mean, std = param.colour_stats(real)
+    target = param.chroma_rms(real)
+    par = param.ColourProjected(param.Fourier(1.2), mean, std, chroma=target)
+    t = par.decorrelated(par.init(bell_pepper.images[[20, 100]].float()), (227, 227))
+    assert torch.allclose(t[:, 0].mean(dim=(-2, -1)), mean[:, 0], atol=1e-3)
+    assert torch.allclose(t[:, 0].std(dim=(-2, -1)), std[:, 0], rtol=1e-3)
+    off = t[:, 1:] - param.grey_chroma(t)[None, :, None, None] * t[:, :1]
+    assert torch.allclose(param.sided_rms(off, (-2, -1)), target, rtol=1e-3)
+
+
+def test_foreign_colours_finds_a_violet_border_no_real_image_has(bell_pepper):
+    """A real image scores near 0 against its own set (its rarest colours fall under the floor);
+    the same image with a violet top edge 16 px deep (at 224 px) scores about that edge's share
+    of the border band (a quarter)."""
+    real = bell_pepper.images[:15].float()
+    own = metrics.foreign_colours(real[3], real)
+    framed = real[3].clone()
+    w = round(16 * framed.shape[-1] / 224)
+    framed[:, :w] = torch.tensor([200.0, 90.0, 230.0])[:, None, None]  # a violet top edge
+    share = metrics.foreign_colours(framed, real)
+    assert own < 0.05 and share > 0.2, (own, share)  # measured: 0.02 and 0.28
+    assert metrics.border_band(10, 2).sum() == 100 - 36
