@@ -15,15 +15,23 @@ _ROW = re.compile(r"^(\w+)\[(\w+)=([^\]]+)\]$")
 
 
 def read(metrics: dict, path: str):
-    """The value at ``path`` (dotted keys; ``rows[key=value]`` picks a list's row)."""
+    """The value at ``path`` (dotted keys; ``rows[key=value]`` picks a list's row); a path that
+    is not there is a one-line ValueError naming the part that is missing and what is there."""
     node = metrics
     for part in path.split("."):
         m = _ROW.match(part)
+        name = m.group(1) if m else part
+        if not isinstance(node, dict) or name not in node:
+            there = ", ".join(map(str, node)) if isinstance(node, dict) else type(node).__name__
+            raise ValueError(f"{path}: no {name!r} in this metrics.json (there: {there})")
+        node = node[name]
         if m:
-            name, key, value = m.groups()
-            node = next(row for row in node[name] if str(row.get(key)) == value)
-        else:
-            node = node[part]
+            key, value = m.group(2), m.group(3)
+            rows = [row for row in node if str(row.get(key)) == value]
+            if not rows:
+                raise ValueError(f"{path}: no row of {name!r} with {key}={value} "
+                                 f"(there: {', '.join(str(row.get(key)) for row in node)})")
+            node = rows[0]
     return node
 
 

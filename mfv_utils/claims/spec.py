@@ -51,6 +51,7 @@ ONLY_FACET = "the figures' method only (the other methods' table rows are notebo
 # the same six classes drawn with the recipe facet_win (the facet method with the out-fire
 # constraint): whether the class units' figures should take it (issue 31)
 WIN = "facet_win"
+HIDDEN = "facet_win"  # notebook 02's method (its `method` parameter): its goals are keyed by it
 ONLY_WIN = f"the recipe {WIN} only (facet + the out-fire constraint), to set against the facet rows"
 
 
@@ -105,10 +106,10 @@ def measures(smoke: bool = False) -> list[Measure]:
                     "01 class facets")]
     out += [Measure(f"bell pepper, 1 thread: {m.name.split(': ', 1)[1]}", "01_bell_pepper_1thread", m.path,
                     "threads", m.low, m.high, m.per_k) for m in _class_measures("bell_pepper")]
-    out += [Measure("hidden units: facet identity from block3", "02", "goals.facet.facet_identity_from_block3",
-                    "02 hidden units", 0.7),
+    out += [Measure("hidden units: facet identity from block3", "02",
+                    f"goals.{HIDDEN}.facet_identity_from_block3", "02 hidden units", 0.7),
             Measure("hidden units: share above the strongest real patch", "02",
-                    "goals.facet.above_strongest_real_share", "02 hidden units", 0.9),
+                    f"goals.{HIDDEN}.above_strongest_real_share", "02 hidden units", 0.9),
             Measure("diversity grows with depth (Spearman)", "02", "spearman_depth_diversity", "02 hidden units"),
             Measure("facet diversity grows with depth", "02", "claims.diversity_grows_with_depth", "02 hidden units",
                     claim="the paper: higher layers' units are more multifaceted"),

@@ -36,6 +36,10 @@ def test_a_measure_reads_rows_of_lists_and_divides_counts_by_k():
     assert report.value(metrics, top5) == 0.9
     with pytest.raises(ValueError, match="null"):
         report.value({"ari_vs_reference": None}, next(m for m in spec.measures() if "ARI" in m.name))
+    with pytest.raises(ValueError, match=r"goals.facet.x: no 'facet' in this metrics.json \(there: facet_win\)"):
+        report.read({"goals": {"facet_win": {"x": 1}}}, "goals.facet.x")
+    with pytest.raises(ValueError, match=r"no row of 'methods' with method=maco \(there: paper, facet\)"):
+        report.read(metrics, "methods[method=maco].above_real")
 
 
 def test_every_measure_names_a_run_of_its_pass():
@@ -52,6 +56,21 @@ def test_every_measure_names_a_run_of_its_pass():
     above = next(m for m in win if m.name == "church (facet_win): above_real")
     assert report.read({"methods": [{"method": "facet", "above_real": 0.5}, {"method": "facet_win", "above_real": 1.0}]},
                        above.path) == 1.0
+
+
+def test_every_measure_of_a_whole_notebook_run_reads_the_committed_run():
+    """A measure's path is checked against the committed figure's metrics.json of the same
+    notebook (02-05 run as committed, with their default method): a path keyed by a method the
+    notebook no longer draws with (``goals.facet`` once notebook 02 took facet_win) fails here,
+    not at the end of an hour's pass."""
+    runs = {r.name: r for r in spec.runs()}
+    checked = 0
+    for m in spec.measures():
+        if m.run in ("02", "03", "04", "05"):
+            committed = json.loads((REPO / "figures" / runs[m.run].notebook / "metrics.json").read_text())
+            report.read(committed, m.path)
+            checked += 1
+    assert checked >= 12
 
 
 def _claims(tmp, *extra):
