@@ -129,22 +129,24 @@ def color_distance(image: torch.Tensor, real: torch.Tensor, bins: int = 8) -> fl
     return float(np.sqrt(max(0.0, 1 - np.sqrt(p * q).sum())))
 
 
-def border_band(size: int, width: int) -> torch.Tensor:
-    """(size, size) bool: the pixels within ``width`` of the image's border."""
-    band = torch.zeros(size, size, dtype=torch.bool)
-    band[:width], band[-width:], band[:, :width], band[:, -width:] = True, True, True, True
+def border_band(height: int, width: int, depth: int) -> torch.Tensor:
+    """(height, width) bool: the pixels within ``depth`` (>= 1) of the image's border."""
+    if depth < 1:
+        raise ValueError(f"a border band is at least 1 px deep, not {depth}")
+    band = torch.zeros(height, width, dtype=torch.bool)
+    band[:depth], band[-depth:], band[:, :depth], band[:, -depth:] = True, True, True, True
     return band
 
 
 def foreign_colours(image: torch.Tensor, real: torch.Tensor, width: int = 16, bins: int = 16,
                     floor: float = 1e-4) -> float:
-    """The share of the pixels of one 0..255 image (3, S, S) within ``width`` px of its border
-    (at 224 px; scaled with S) whose colour no real image of its facet has: its cell of the
+    """The share of the pixels of one 0..255 image (3, H, W) within ``width`` px of its border
+    (at 224 px; scaled with the image) whose colour no real image of its facet has: its cell of the
     joint RGB histogram (``bins``^3 cells) holds under ``floor`` of the real images' pixels.
     A facet's violet halo on a white background scores high; a real image scores about 0."""
-    size = image.shape[-1]
-    band = border_band(size, max(1, round(width * size / 224)))
-    q = (image.float().clamp(0, 255) * bins / 256).long().clamp_(0, bins - 1)
+    h, w = image.shape[-2:]
+    band = border_band(h, w, max(1, round(width * min(h, w) / 224)))
+    q = (image.float().round().clamp(0, 255) * bins / 256).long().clamp_(0, bins - 1)
     cells = ((q[0] * bins + q[1]) * bins + q[2])[band]
     density = torch.as_tensor(color_histogram(real, bins), dtype=torch.float64)
     return float((density[cells.cpu()] < floor).double().mean())

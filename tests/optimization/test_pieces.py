@@ -160,4 +160,6 @@ def test_foreign_colours_finds_a_violet_border_no_real_image_has(bell_pepper):
     framed[:, :w] = torch.tensor([200.0, 90.0, 230.0])[:, None, None]  # a violet top edge
     share = metrics.foreign_colours(framed, real)
     assert own < 0.05 and share > 0.2, (own, share)  # measured: 0.02 and 0.28
-    assert metrics.border_band(10, 2).sum() == 100 - 36
+    assert metrics.border_band(10, 10, 2).sum() == 100 - 36 and metrics.border_band(6, 9, 1).sum() == 54 - 28
+    with pytest.raises(ValueError, match="at least 1 px"):
+        metrics.border_band(10, 10, 0)
