@@ -74,7 +74,8 @@ def runs(smoke: bool = False) -> list[Run]:
         return [nb01[0], threads]
     return nb01 + win + [threads,
                    Run("02", "02_hidden_layer_facets", {"compare": []},
-                       "the figures' method only (the paper method's column is notebook 02's single run)"),
+                       f"the figures' method only ({HIDDEN}, the notebook's default; the paper method's column "
+                       "is notebook 02's single run)"),
                    Run("03", "03_interpolation_study", {"classes": ["paper:bell_pepper"]},
                        "bell pepper only (3 pairs), of notebook 03's three classes"),
                    Run("04", "04_prior_comparison",
