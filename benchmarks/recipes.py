@@ -62,12 +62,13 @@ COLUMNS = ("facet_identity", "facet_identity_strict", "seed_identity", "diversit
            "color_distance", "border_foreign", "above_real", "top1", "judge_top5")
 
 
-def extra(images, found) -> dict:
+def extra(images, found, acts=None) -> dict:
     """The measures beyond notebook 01's fidelity row: the share of border pixels in colours no
     real image of the facet has (halos; metrics.foreign_colours), and of the images that out-fire
-    the class's strongest real image."""
-    with torch.no_grad():
-        acts = models.unit_activation(found.model(images, found.unit.layer), found.unit).cpu().numpy()
+    the class's strongest real image (``acts``: the unit on each image, if a visualization knows it)."""
+    if acts is None:
+        with torch.no_grad():
+            acts = models.unit_activation(found.model(images, found.unit.layer), found.unit).cpu().numpy()
     foreign = [metrics.foreign_colours(images[j], found.real(j)) for j in range(found.k)]
     return {"border_foreign": round(float(np.mean(foreign)), 4),
             "border_foreign_max": round(float(np.max(foreign)), 4),
@@ -111,7 +112,7 @@ def main(argv=None):
             res = found.visualize(recipe, seed=args.seed, progress=False)
             secs = round(res.seconds, 1)
             f = metrics.fidelity(res.images, means, s.images, found.labels, s.target.index, net, judge, rj)["summary"]
-            rows.append({"recipe": name, **f, **extra(res.images, found), "seconds": secs})
+            rows.append({"recipe": name, **f, **extra(res.images, found, res.act_end), "seconds": secs})
             shown[name] = res.images
             f = rows[-1]
             print(f"{spec} {name:18s} " + " ".join(f"{c[:12]}={f[c]:.2f}" for c in COLUMNS) + f" {secs:.0f}s",

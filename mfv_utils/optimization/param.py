@@ -152,7 +152,7 @@ class ColourProjected:
         # chroma about grey: each pixel's offset from the grey of its luminance, scaled to the
         # real images' RMS offset. About the image's mean colour instead, a white background,
         # less green than a green pepper, is stretched into magenta (its complementary halo).
-        grey = grey_chroma(t)[None, :, None, None]
+        grey = GREY_CHROMA.to(t.device)[None, :, None, None]
         off = t[:, 1:] - grey * t[:, :1]
         gain = self.chroma.to(t.device) / sided_rms(off, (-2, -1)).clamp_min(1e-3)  # (B, 2, 2)
         off = torch.where(off > 0, off * gain[..., 0, None, None], off * gain[..., 1, None, None])
@@ -163,11 +163,10 @@ class ColourProjected:
 
 
 # ------------------------------------------------- chroma about grey (no complementary halos, issue 31)
-def grey_chroma(t: torch.Tensor) -> torch.Tensor:
-    """The two chroma channels' values of a grey pixel per unit of luminance: a pixel of equal
-    R, G, B logits ``l`` has decorrelated colour ``l * inv(COLOR) @ 1``, not zero chroma."""
-    n = torch.linalg.inv(COLOR).to(t.device) @ torch.ones(3, device=t.device)
-    return n[1:] / n[0]
+_GREY = torch.linalg.inv(COLOR) @ torch.ones(3)
+# the two chroma channels' values of a grey pixel per unit of luminance: a pixel of equal R, G, B
+# logits ``l`` has decorrelated colour ``l * inv(COLOR) @ 1``, not zero chroma
+GREY_CHROMA = _GREY[1:] / _GREY[0]
 
 
 def sided_rms(off: torch.Tensor, dim) -> torch.Tensor:
@@ -179,10 +178,10 @@ def sided_rms(off: torch.Tensor, dim) -> torch.Tensor:
 
 def chroma_rms(images: list[torch.Tensor]) -> torch.Tensor:
     """(B, 2, 2): per batch image, for the two chroma channels, the root mean square of the
-    offset from grey (:func:`grey_chroma`) on its positive and on its negative side, over every
+    offset from grey (``GREY_CHROMA``) on its positive and on its negative side, over every
     pixel of its facet's real images (``images[b]``: (N, 3, H, W))."""
     out = []
     for real in images:
         t = to_decorrelated(real).transpose(0, 1).flatten(1)
-        out.append(sided_rms(t[1:] - grey_chroma(t)[:, None] * t[:1], 1))
+        out.append(sided_rms(t[1:] - GREY_CHROMA.to(t.device)[:, None] * t[:1], 1))
     return torch.stack(out)

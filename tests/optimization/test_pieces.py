@@ -108,7 +108,6 @@ def test_anchors_of_a_hidden_unit_live_in_its_columns(lite0, bell_pepper):
         methods.run(recipe, placed, unit, patches[:2], code_layer="block3", progress=False)
 
 
-
 def _green_on_white(green_share: float, green, white, n: int = 1, size: int = 64) -> torch.Tensor:
     """Green on the left ``green_share`` of the image, white on the rest, with a little structure."""
     img = torch.empty(n, 3, size, size)
@@ -145,7 +144,7 @@ def test_grey_projection_still_gives_the_image_its_facets_colours(bell_pepper):
     t = par.decorrelated(par.init(bell_pepper.images[[20, 100]].float()), (227, 227))
     assert torch.allclose(t[:, 0].mean(dim=(-2, -1)), mean[:, 0], atol=1e-3)
     assert torch.allclose(t[:, 0].std(dim=(-2, -1)), std[:, 0], rtol=1e-3)
-    off = t[:, 1:] - param.grey_chroma(t)[None, :, None, None] * t[:, :1]
+    off = t[:, 1:] - param.GREY_CHROMA[None, :, None, None] * t[:, :1]
     assert torch.allclose(param.sided_rms(off, (-2, -1)), target, rtol=1e-3)
 
 
